@@ -1,0 +1,1 @@
+"""tiltrun-operator: gate CI on a Kubernetes cluster."""

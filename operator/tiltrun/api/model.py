@@ -1,0 +1,172 @@
+"""The TiltRun API as plain Python data: what the CRD stores, nothing else.
+
+The judgement (``tiltrun.judge``) produces these values from workload objects, the
+engine turns them into the ``status`` the API server stores. Field names follow the
+CRD (``crds/tiltrun.yaml``); ``to_dict`` gives exactly the JSON the status holds.
+"""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+GROUP = "tilt.dev"
+VERSION = "v1alpha1"
+PLURAL = "tiltruns"
+KIND = "TiltRun"
+
+#: Label a TiltRun selects by when ``spec.selector`` is omitted.
+RUN_LABEL = "tilt.dev/run"
+#: Annotation on a workload: the Tiltfile resources it belongs to, comma-separated.
+RESOURCE_ANNOTATION = "tilt.dev/resource"
+#: Annotation on a workload that overrides its target type (``job`` or ``server``).
+TARGET_TYPE_ANNOTATION = "tilt.dev/target-type"
+
+
+class ExitCondition(enum.StrEnum):
+    """When a run is finished: never (``manual``, like ``tilt up``) or like ``tilt ci``."""
+
+    MANUAL = "manual"
+    CI = "ci"
+
+
+class TargetType(enum.StrEnum):
+    """A job runs to completion; a server runs indefinitely."""
+
+    JOB = "job"
+    SERVER = "server"
+
+
+def micro_time(t: datetime) -> str:
+    """Format ``t`` as a Kubernetes MicroTime: RFC 3339 with microseconds, in UTC."""
+    return t.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+def parse_time(value: str | None) -> datetime | None:
+    """Parse a Kubernetes Time or MicroTime; ``None`` for a missing or malformed value."""
+    if not value or not isinstance(value, str):
+        return None
+    try:
+        parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except ValueError:
+        return None
+    if parsed.tzinfo is None:
+        parsed = parsed.replace(tzinfo=UTC)
+    return parsed
+
+
+@dataclass(frozen=True)
+class Waiting:
+    """Queued but not started: ``reason`` says why it is not running yet."""
+
+    trigger_time: datetime
+    reason: str
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"triggerTime": micro_time(self.trigger_time), "reason": self.reason}
+
+
+@dataclass(frozen=True)
+class Active:
+    """Executing; ``ready`` when the target's readiness holds.
+
+    ``reason`` is why a server is not ready yet (empty when ready).
+    """
+
+    start_time: datetime
+    ready: bool
+    reason: str = ""
+
+    def to_dict(self) -> dict[str, Any]:
+        out: dict[str, Any] = {"startTime": micro_time(self.start_time), "ready": self.ready}
+        if self.reason:
+            out["reason"] = self.reason
+        return out
+
+
+@dataclass(frozen=True)
+class Terminated:
+    """Finished: ``error`` is empty for a job that succeeded."""
+
+    start_time: datetime
+    finish_time: datetime
+    error: str = ""
+
+    def to_dict(self) -> dict[str, Any]:
+        out: dict[str, Any] = {
+            "startTime": micro_time(self.start_time),
+            "finishTime": micro_time(self.finish_time),
+        }
+        if self.error:
+            out["error"] = self.error
+        return out
+
+
+@dataclass(frozen=True)
+class TargetState:
+    """At most one of waiting, active, terminated; none of them when disabled."""
+
+    disabled: bool = False
+    waiting: Waiting | None = None
+    active: Active | None = None
+    terminated: Terminated | None = None
+
+    def __post_init__(self) -> None:
+        set_count = sum(s is not None for s in (self.waiting, self.active, self.terminated))
+        if set_count > 1 or (self.disabled and set_count):
+            raise ValueError("a target state holds at most one of waiting/active/terminated")
+
+    @property
+    def failed(self) -> bool:
+        return self.terminated is not None and bool(self.terminated.error)
+
+    def to_dict(self) -> dict[str, Any]:
+        if self.disabled:
+            return {"disabled": True}
+        out: dict[str, Any] = {}
+        if self.waiting:
+            out["waiting"] = self.waiting.to_dict()
+        if self.active:
+            out["active"] = self.active.to_dict()
+        if self.terminated:
+            out["terminated"] = self.terminated.to_dict()
+        return out
+
+
+@dataclass(frozen=True)
+class Target:
+    """One workload the run tracks, as the judgement sees it."""
+
+    name: str
+    type: TargetType
+    resources: tuple[str, ...]
+    state: TargetState
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "name": self.name,
+            "type": str(self.type),
+            "resources": list(self.resources),
+            "state": self.state.to_dict(),
+        }
+
+
+@dataclass(frozen=True)
+class CISettings:
+    """``spec.ci`` with defaults applied; durations in seconds, ``0`` disables."""
+
+    timeout: float = 30 * 60
+    readiness_timeout: float = 5 * 60
+    grace_period: float = 0
+
+
+@dataclass(frozen=True)
+class RunSpec:
+    """A TiltRun's ``spec`` with defaults applied."""
+
+    tiltfile_path: str
+    exit_condition: ExitCondition
+    selector: dict[str, Any]
+    ci: CISettings = field(default_factory=CISettings)

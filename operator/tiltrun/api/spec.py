@@ -1,0 +1,46 @@
+"""Reading a TiltRun's ``spec`` into a RunSpec, defaults applied."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from tiltrun.api.duration import parse_duration
+from tiltrun.api.model import RUN_LABEL, CISettings, ExitCondition, RunSpec
+
+DEFAULT_TIMEOUT = "30m"
+DEFAULT_READINESS_TIMEOUT = "5m"
+DEFAULT_GRACE_PERIOD = "0"
+
+
+class SpecError(ValueError):
+    """A spec the CRD should have rejected (for example, written before validation)."""
+
+
+def read_spec(run: dict[str, Any]) -> RunSpec:
+    """The spec of a TiltRun object; raises SpecError with a plain message when invalid."""
+    name = run.get("metadata", {}).get("name", "")
+    spec = run.get("spec") or {}
+    try:
+        exit_condition = ExitCondition(spec.get("exitCondition", ExitCondition.MANUAL))
+    except ValueError:
+        raise SpecError(
+            f"spec.exitCondition {spec.get('exitCondition')!r} is neither 'manual' nor 'ci'"
+        ) from None
+    selector = spec.get("selector")
+    if not selector:
+        selector = {"matchLabels": {RUN_LABEL: name}}
+    ci = spec.get("ci") or {}
+    try:
+        settings = CISettings(
+            timeout=parse_duration(ci.get("timeout", DEFAULT_TIMEOUT)),
+            readiness_timeout=parse_duration(ci.get("readinessTimeout", DEFAULT_READINESS_TIMEOUT)),
+            grace_period=parse_duration(ci.get("gracePeriod", DEFAULT_GRACE_PERIOD)),
+        )
+    except ValueError as err:
+        raise SpecError(f"spec.ci: {err}") from None
+    return RunSpec(
+        tiltfile_path=str(spec.get("tiltfilePath", "")),
+        exit_condition=exit_condition,
+        selector=selector,
+        ci=settings,
+    )
