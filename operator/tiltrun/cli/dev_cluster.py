@@ -1,0 +1,60 @@
+"""``tiltrun dev-cluster``: a real control plane on 127.0.0.1 for the demo and the tests."""
+
+from __future__ import annotations
+
+import click
+
+from tiltrun.devcluster.cluster import DevCluster
+from tiltrun.devcluster.errors import DevClusterError
+
+_name = click.option(
+    "--name", default="dev", show_default=True, help="Which dev cluster (each has its own state)."
+)
+
+
+def _log(message: str) -> None:
+    click.echo(message, err=True)
+
+
+@click.group("dev-cluster")
+def dev_cluster() -> None:
+    """Run a local Kubernetes control plane (etcd, kube-apiserver, controllers, kwok nodes).
+
+    The binaries are built from pinned Go modules on first use and cached under
+    ~/.cache/tiltrun (set TILTRUN_CACHE_DIR to move it).
+    """
+
+
+@dev_cluster.command()
+@_name
+def up(name: str) -> None:
+    """Start the cluster (or reuse it when it is already up) and write a kubeconfig."""
+    try:
+        state = DevCluster(name, log=_log).up()
+    except DevClusterError as err:
+        raise click.ClickException(str(err)) from None
+    click.echo(state.kubeconfig)
+
+
+@dev_cluster.command()
+@_name
+def down(name: str) -> None:
+    """Stop exactly the processes `up` started, by PID, and remove the cluster's state."""
+    DevCluster(name, log=_log).down()
+
+
+@dev_cluster.command()
+@_name
+def status(name: str) -> None:
+    """Say whether the cluster is up, and list its processes and logs."""
+    click.echo(DevCluster(name, log=_log).status())
+
+
+@dev_cluster.command()
+@_name
+def env(name: str) -> None:
+    """Print `export KUBECONFIG=...` for `eval $(tiltrun dev-cluster env)`."""
+    try:
+        click.echo(DevCluster(name, log=_log).env())
+    except DevClusterError as err:
+        raise click.ClickException(str(err)) from None

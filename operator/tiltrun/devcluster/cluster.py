@@ -1,0 +1,464 @@
+"""A real Kubernetes control plane as plain processes on 127.0.0.1.
+
+``up`` starts etcd, kube-apiserver, kube-controller-manager, kube-scheduler and kwok
+(which plays the kubelet of a few fake nodes), each logging to a file in the state
+folder, and records every PID it started in ``state.json``. ``down`` stops exactly
+those PIDs (checking each is still the binary it started) and removes the state.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import os
+import shutil
+import signal
+import socket
+import ssl
+import subprocess
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from tiltrun.devcluster.build import cache_dir, ensure_binaries
+from tiltrun.devcluster.errors import DevClusterError
+from tiltrun.devcluster.pki import write_pki
+
+NODE_COUNT = 3
+NODE_ANNOTATION = "kwok.x-k8s.io/node"
+Log = Callable[[str], None]
+
+
+@dataclass
+class Process:
+    """A component this cluster started: enough to stop exactly it, later."""
+
+    name: str
+    pid: int
+    binary: str
+    log: str
+
+
+@dataclass
+class ClusterState:
+    """What ``state.json`` records about a running dev cluster."""
+
+    name: str
+    folder: str
+    server: str
+    kubeconfig: str
+    ports: dict[str, int] = field(default_factory=dict)
+    processes: list[Process] = field(default_factory=list)
+    started_at: float = 0.0
+
+    def save(self) -> None:
+        path = Path(self.folder) / "state.json"
+        path.write_text(json.dumps(asdict(self), indent=2))
+
+    @classmethod
+    def load(cls, folder: Path) -> ClusterState | None:
+        path = folder / "state.json"
+        if not path.is_file():
+            return None
+        data = json.loads(path.read_text())
+        data["processes"] = [Process(**p) for p in data.get("processes", [])]
+        return cls(**data)
+
+
+def state_folder(name: str) -> Path:
+    """The folder holding a named cluster's certificates, data, logs and state."""
+    return cache_dir() / "clusters" / name
+
+
+def _free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
+def _alive(proc: Process) -> bool:
+    """True when ``proc.pid`` still runs the binary we started (PIDs get reused)."""
+    try:
+        cmdline = Path(f"/proc/{proc.pid}/cmdline").read_bytes().split(b"\0")[0]
+    except OSError:
+        return False
+    return cmdline.decode(errors="replace") == proc.binary
+
+
+def _tail(path: str, lines: int = 20) -> str:
+    try:
+        text = Path(path).read_text(errors="replace")
+    except OSError:
+        return "(no log)"
+    return "\n".join(text.strip().splitlines()[-lines:])
+
+
+class DevCluster:
+    """One named dev cluster; ``up``/``down``/``status`` act on its state folder."""
+
+    def __init__(self, name: str = "dev", log: Log = print) -> None:
+        self.name = name
+        self.folder = state_folder(name)
+        self.log = log
+
+    # -- inspection -----------------------------------------------------------------
+
+    def state(self) -> ClusterState | None:
+        return ClusterState.load(self.folder)
+
+    def is_up(self) -> bool:
+        state = self.state()
+        return bool(state and all(_alive(p) for p in state.processes) and self._ready(state))
+
+    def _ssl(self) -> ssl.SSLContext:
+        pki = self.folder / "pki"
+        ctx = ssl.create_default_context(cafile=str(pki / "ca.crt"))
+        ctx.load_cert_chain(str(pki / "admin.crt"), str(pki / "admin.key"))
+        return ctx
+
+    def _ready(self, state: ClusterState) -> bool:
+        try:
+            with urllib.request.urlopen(
+                f"{state.server}/readyz", context=self._ssl(), timeout=2
+            ) as resp:
+                return bool(resp.status == 200)
+        except (OSError, urllib.error.URLError, ssl.SSLError):
+            return False
+
+    # -- up -------------------------------------------------------------------------
+
+    def up(self) -> ClusterState:
+        """Start the cluster, or reuse it when it is already up."""
+        existing = self.state()
+        if existing is not None:
+            if self.is_up():
+                self.log(f"dev cluster {self.name!r} is already up at {existing.server}")
+                return existing
+            self.log(f"dev cluster {self.name!r} left stale state behind; cleaning it up")
+            self.down(quiet=True)
+        binaries = ensure_binaries(self.log)
+        started = time.monotonic()
+        self.folder.mkdir(parents=True, exist_ok=True)
+        write_pki(self.folder / "pki")
+        ports = {
+            name: _free_port()
+            for name in ("etcd", "etcd-peer", "apiserver", "kwok")
+        }
+        server = f"https://127.0.0.1:{ports['apiserver']}"
+        state = ClusterState(
+            name=self.name,
+            folder=str(self.folder),
+            server=server,
+            kubeconfig=str(self.folder / "kubeconfig"),
+            ports=ports,
+            started_at=time.time(),
+        )
+        self._write_kubeconfigs(server)
+        try:
+            self._start(state, "etcd", binaries["etcd"], self._etcd_args(ports))
+            self._wait(state, "etcd", lambda: self._etcd_healthy(ports["etcd"]), 30)
+            self._start(state, "kube-apiserver", binaries["kube-apiserver"],
+                        self._apiserver_args(ports))
+            self._wait(state, "kube-apiserver", lambda: self._ready(state), 90)
+            self._start(state, "kube-controller-manager", binaries["kube-controller-manager"],
+                        self._controller_manager_args())
+            self._start(state, "kube-scheduler", binaries["kube-scheduler"],
+                        self._scheduler_args())
+            self._start(state, "kwok", binaries["kwok"], self._kwok_args(ports))
+            self._register_nodes(binaries["kubectl"], state)
+            self._wait(state, "kwok", lambda: self._nodes_ready(binaries["kubectl"]), 60)
+            self._wait(state, "kube-controller-manager",
+                       lambda: self._default_service_account(binaries["kubectl"]), 60)
+        except BaseException:
+            self.down(quiet=True)
+            raise
+        self.log(
+            f"dev cluster {self.name!r} is up at {server} with {NODE_COUNT} kwok nodes "
+            f"({time.monotonic() - started:.1f}s); KUBECONFIG={state.kubeconfig}"
+        )
+        return state
+
+    def _start(self, state: ClusterState, name: str, binary: Path, args: list[str]) -> None:
+        log_path = self.folder / "logs" / f"{name}.log"
+        log_path.parent.mkdir(parents=True, exist_ok=True)
+        with log_path.open("ab") as log_file:
+            proc = subprocess.Popen(
+                [str(binary), *args],
+                stdin=subprocess.DEVNULL,
+                stdout=log_file,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,  # a Ctrl-C in the caller's terminal must not reach it
+            )
+        state.processes.append(Process(name, proc.pid, str(binary), str(log_path)))
+        state.save()
+
+    def _wait(self, state: ClusterState, name: str, check: Callable[[], bool],
+              timeout: float) -> None:
+        deadline = time.monotonic() + timeout
+        proc = next(p for p in state.processes if p.name == name)
+        while time.monotonic() < deadline:
+            if check():
+                return
+            if not _alive(proc):
+                raise DevClusterError(
+                    f"{name} exited during start-up; last lines of {proc.log}:\n{_tail(proc.log)}"
+                )
+            time.sleep(0.1)
+        raise DevClusterError(
+            f"{name} did not become ready within {timeout:.0f}s; last lines of {proc.log}:\n"
+            f"{_tail(proc.log)}"
+        )
+
+    # -- component flags ------------------------------------------------------------
+
+    def _etcd_args(self, ports: dict[str, int]) -> list[str]:
+        client = f"http://127.0.0.1:{ports['etcd']}"
+        peer = f"http://127.0.0.1:{ports['etcd-peer']}"
+        return [
+            "--name=dev",
+            f"--data-dir={self.folder / 'etcd'}",
+            f"--listen-client-urls={client}",
+            f"--advertise-client-urls={client}",
+            f"--listen-peer-urls={peer}",
+            f"--initial-advertise-peer-urls={peer}",
+            f"--initial-cluster=dev={peer}",
+            # A dev cluster trades durability for speed: nothing here outlives `down`.
+            "--unsafe-no-fsync",
+            "--log-level=warn",
+        ]
+
+    def _apiserver_args(self, ports: dict[str, int]) -> list[str]:
+        pki = self.folder / "pki"
+        return [
+            f"--etcd-servers=http://127.0.0.1:{ports['etcd']}",
+            "--bind-address=127.0.0.1",
+            "--advertise-address=127.0.0.1",
+            f"--secure-port={ports['apiserver']}",
+            f"--tls-cert-file={pki / 'apiserver.crt'}",
+            f"--tls-private-key-file={pki / 'apiserver.key'}",
+            f"--client-ca-file={pki / 'ca.crt'}",
+            "--authorization-mode=RBAC",
+            f"--service-account-key-file={pki / 'sa.pub'}",
+            f"--service-account-signing-key-file={pki / 'sa.key'}",
+            "--service-account-issuer=https://kubernetes.default.svc.cluster.local",
+            "--service-cluster-ip-range=10.96.0.0/16",
+            f"--audit-policy-file={self._audit_policy()}",
+            f"--audit-log-path={self.folder / 'logs' / 'audit.log'}",
+            "--audit-log-format=json",
+            "--audit-log-maxsize=200",
+            "--audit-log-maxbackup=1",
+            "--profiling=false",
+            "--v=1",
+        ]
+
+    def _audit_policy(self) -> Path:
+        # Metadata-level audit of requests lets the benchmark count the operator's calls
+        # by verb and resource; events and leases would only add noise.
+        policy = {
+            "apiVersion": "audit.k8s.io/v1",
+            "kind": "Policy",
+            "omitStages": ["RequestReceived"],
+            "rules": [
+                {"level": "None", "resources": [{"group": "coordination.k8s.io"}]},
+                {"level": "None", "users": ["system:kwok", "system:kube-controller-manager",
+                                            "system:kube-scheduler"]},
+                {"level": "None", "userGroups": ["system:serviceaccounts:kube-system"]},
+                {"level": "Metadata"},
+            ],
+        }
+        path = self.folder / "audit-policy.yaml"
+        path.write_text(yaml.safe_dump(policy))
+        return path
+
+    def _controller_manager_args(self) -> list[str]:
+        pki = self.folder / "pki"
+        kubeconfig = self.folder / "controller-manager.kubeconfig"
+        return [
+            f"--kubeconfig={kubeconfig}",
+            f"--authentication-kubeconfig={kubeconfig}",
+            f"--authorization-kubeconfig={kubeconfig}",
+            "--bind-address=127.0.0.1",
+            "--secure-port=0",
+            "--leader-elect=false",
+            "--use-service-account-credentials=true",
+            f"--service-account-private-key-file={pki / 'sa.key'}",
+            f"--root-ca-file={pki / 'ca.crt'}",
+            f"--cluster-signing-cert-file={pki / 'ca.crt'}",
+            f"--cluster-signing-key-file={pki / 'ca.key'}",
+            "--controllers=*,-nodeipam,-cloud-node-lifecycle,-service-lb-controller",
+            # Fake nodes have no real kubelet: only kwok's Lease says they are alive.
+            "--node-monitor-grace-period=60s",
+            "--v=1",
+        ]
+
+    def _scheduler_args(self) -> list[str]:
+        kubeconfig = self.folder / "scheduler.kubeconfig"
+        return [
+            f"--kubeconfig={kubeconfig}",
+            f"--authentication-kubeconfig={kubeconfig}",
+            f"--authorization-kubeconfig={kubeconfig}",
+            "--bind-address=127.0.0.1",
+            "--secure-port=0",
+            "--leader-elect=false",
+            "--v=1",
+        ]
+
+    def _kwok_args(self, ports: dict[str, int]) -> list[str]:
+        stages = self.folder / "kwok-stages.yaml"
+        docs = []
+        for name in ("nodes.yaml", "pods.yaml"):
+            docs.append(resources.files("tiltrun.devcluster").joinpath("stages", name).read_text())
+        stages.write_text("\n---\n".join(docs))
+        return [
+            f"--kubeconfig={self.folder / 'kwok.kubeconfig'}",
+            f"--config={stages}",
+            "--manage-all-nodes=false",
+            f"--manage-nodes-with-annotation-selector={NODE_ANNOTATION}=fake",
+            "--node-lease-duration-seconds=40",
+            f"--server-address=127.0.0.1:{ports['kwok']}",
+            "--cidr=10.244.0.0/16",
+            "--node-ip=10.0.0.1",
+        ]
+
+    # -- kubeconfigs ------------------------------------------------------------------
+
+    def _write_kubeconfigs(self, server: str) -> None:
+        pki = self.folder / "pki"
+        ca = base64.b64encode((pki / "ca.crt").read_bytes()).decode()
+        for stem, file_name in (
+            ("admin", "kubeconfig"),
+            ("controller-manager", "controller-manager.kubeconfig"),
+            ("scheduler", "scheduler.kubeconfig"),
+            ("kwok", "kwok.kubeconfig"),
+        ):
+            config = {
+                "apiVersion": "v1",
+                "kind": "Config",
+                "clusters": [{"name": f"tiltrun-{self.name}",
+                              "cluster": {"server": server, "certificate-authority-data": ca}}],
+                "users": [{"name": stem, "user": {
+                    "client-certificate-data": base64.b64encode(
+                        (pki / f"{stem}.crt").read_bytes()).decode(),
+                    "client-key-data": base64.b64encode(
+                        (pki / f"{stem}.key").read_bytes()).decode(),
+                }}],
+                "contexts": [{"name": f"tiltrun-{self.name}",
+                              "context": {"cluster": f"tiltrun-{self.name}", "user": stem}}],
+                "current-context": f"tiltrun-{self.name}",
+            }
+            path = self.folder / file_name
+            path.write_text(yaml.safe_dump(config))
+            path.chmod(0o600)
+
+    # -- readiness checks ----------------------------------------------------------
+
+    def _kubectl(self, kubectl: Path, *args: str, stdin: str | None = None) -> str:
+        result = subprocess.run(
+            [str(kubectl), f"--kubeconfig={self.folder / 'kubeconfig'}", *args],
+            input=stdin, capture_output=True, text=True, timeout=30,
+        )
+        if result.returncode != 0:
+            raise DevClusterError(f"kubectl {' '.join(args)} failed: {result.stderr.strip()}")
+        return result.stdout
+
+    @staticmethod
+    def _etcd_healthy(port: int) -> bool:
+        try:
+            with urllib.request.urlopen(f"http://127.0.0.1:{port}/health", timeout=1) as resp:
+                return bool(json.loads(resp.read()).get("health") == "true")
+        except (OSError, ValueError):
+            return False
+
+    def _register_nodes(self, kubectl: Path, state: ClusterState) -> None:
+        nodes: list[dict[str, Any]] = [
+            {
+                "apiVersion": "v1",
+                "kind": "Node",
+                "metadata": {
+                    "name": f"kwok-node-{i}",
+                    "annotations": {NODE_ANNOTATION: "fake",
+                                    "node.alpha.kubernetes.io/ttl": "0"},
+                    "labels": {"type": "kwok", "kubernetes.io/hostname": f"kwok-node-{i}",
+                               "kubernetes.io/os": "linux", "kubernetes.io/arch": "amd64"},
+                },
+            }
+            for i in range(NODE_COUNT)
+        ]
+        manifest = yaml.safe_dump_all(nodes)
+        self._kubectl(kubectl, "apply", "-f", "-", stdin=manifest)
+
+    def _nodes_ready(self, kubectl: Path) -> bool:
+        out = self._kubectl(kubectl, "get", "nodes", "-o", "json")
+        items = json.loads(out).get("items", [])
+        ready = [
+            n for n in items
+            if any(c.get("type") == "Ready" and c.get("status") == "True"
+                   for c in n.get("status", {}).get("conditions", []))
+        ]
+        return len(ready) >= NODE_COUNT
+
+    def _default_service_account(self, kubectl: Path) -> bool:
+        # Pods are refused until the ServiceAccount controller made `default`.
+        try:
+            self._kubectl(kubectl, "get", "serviceaccount", "default", "-n", "default")
+        except DevClusterError:
+            return False
+        return True
+
+    # -- down -----------------------------------------------------------------------
+
+    def down(self, quiet: bool = False) -> bool:
+        """Stop every process this cluster started, by PID, and remove its state.
+
+        Returns False when there was nothing to stop.
+        """
+        state = self.state()
+        if state is None:
+            if not quiet:
+                self.log(f"dev cluster {self.name!r} is not running; nothing to stop")
+            return False
+        # Reverse start order: kwok and controllers first, etcd last.
+        for proc in reversed(state.processes):
+            if _alive(proc):
+                os.kill(proc.pid, signal.SIGTERM)
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline and any(_alive(p) for p in state.processes):
+            time.sleep(0.05)
+        for proc in state.processes:
+            if _alive(proc):
+                os.kill(proc.pid, signal.SIGKILL)
+        shutil.rmtree(self.folder, ignore_errors=True)
+        if not quiet:
+            self.log(f"dev cluster {self.name!r} stopped ({len(state.processes)} processes)")
+        return True
+
+    def status(self) -> str:
+        """A few lines saying whether the cluster is up and what runs."""
+        state = self.state()
+        if state is None:
+            return f"dev cluster {self.name!r}: not running"
+        lines = [f"dev cluster {self.name!r}: {'up' if self.is_up() else 'DEGRADED'} "
+                 f"at {state.server}", f"  KUBECONFIG={state.kubeconfig}"]
+        for proc in state.processes:
+            mark = "running" if _alive(proc) else "EXITED"
+            lines.append(f"  {proc.name:<24} pid {proc.pid:<8} {mark:<8} log {proc.log}")
+        return "\n".join(lines)
+
+    def env(self) -> str:
+        """The shell line that points kubectl and tiltrun at this cluster."""
+        state = self.state()
+        if state is None:
+            raise DevClusterError(
+                f"dev cluster {self.name!r} is not running; start it with "
+                f"`tiltrun dev-cluster up`."
+            )
+        kubectl_dir = Path(ensure_binaries(self.log)["kubectl"]).parent
+        return f"export KUBECONFIG={state.kubeconfig}\nexport PATH={kubectl_dir}:$PATH"
