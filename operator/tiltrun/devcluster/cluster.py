@@ -44,6 +44,7 @@ class Process:
     pid: int
     binary: str
     log: str
+    start_ticks: int = 0  # from /proc/<pid>/stat: tells our process from a reused PID
 
 
 @dataclass
@@ -84,13 +85,21 @@ def _free_port() -> int:
         return port
 
 
-def _alive(proc: Process) -> bool:
-    """True when ``proc.pid`` still runs the binary we started (PIDs get reused)."""
+def _stat(pid: int) -> tuple[str, int] | None:
+    """The state letter and start time (clock ticks since boot) of ``pid``."""
     try:
-        cmdline = Path(f"/proc/{proc.pid}/cmdline").read_bytes().split(b"\0")[0]
+        text = Path(f"/proc/{pid}/stat").read_text()
     except OSError:
-        return False
-    return cmdline.decode(errors="replace") == proc.binary
+        return None
+    # The command name (field 2) may hold spaces; the fields after its ')' do not.
+    fields = text[text.rindex(")") + 2 :].split()
+    return fields[0], int(fields[19])
+
+
+def _alive(proc: Process) -> bool:
+    """True when ``proc.pid`` is still the process we started (PIDs get reused)."""
+    stat = _stat(proc.pid)
+    return stat is not None and stat[0] not in ("Z", "X") and stat[1] == proc.start_ticks
 
 
 def _tail(path: str, lines: int = 20) -> str:
@@ -197,7 +206,10 @@ class DevCluster:
                 stderr=subprocess.STDOUT,
                 start_new_session=True,  # a Ctrl-C in the caller's terminal must not reach it
             )
-        state.processes.append(Process(name, proc.pid, str(binary), str(log_path)))
+        stat = _stat(proc.pid)
+        state.processes.append(
+            Process(name, proc.pid, str(binary), str(log_path), stat[1] if stat else -1)
+        )
         state.save()
 
     def _wait(self, state: ClusterState, name: str, check: Callable[[], bool],

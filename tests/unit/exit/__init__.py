@@ -1,0 +1,1 @@
+"""Unit tests of the exit logic (tiltrun.judge.exit) and the conditions built from it."""
