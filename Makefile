@@ -1,0 +1,39 @@
+# The two commands a newcomer needs: `make demo` and `make test`.
+# Each sets itself up: a virtualenv in .venv, the package, and (first run only)
+# the control-plane binaries built from Go modules into ~/.cache/tiltrun.
+
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed
+
+.PHONY: demo test lint typecheck unit integration clean-cluster bench
+
+$(STAMP): pyproject.toml
+	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -e '.[dev]'
+	@touch $@
+
+demo: $(STAMP)
+	$(BIN)/python -m tiltrun.demo
+
+test: lint typecheck
+	$(BIN)/pytest -n 3 --dist loadfile
+
+lint: $(STAMP)
+	$(BIN)/ruff check operator tests
+	$(BIN)/ruff format --check operator tests
+
+typecheck: $(STAMP)
+	$(BIN)/mypy
+
+unit: $(STAMP)
+	$(BIN)/pytest tests/unit
+
+integration: $(STAMP)
+	$(BIN)/pytest -n 3 --dist loadfile tests/integration
+
+clean-cluster: $(STAMP)
+	$(BIN)/tiltrun dev-cluster down --name test
+	$(BIN)/tiltrun dev-cluster down --name dev
