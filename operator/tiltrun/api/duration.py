@@ -27,8 +27,6 @@ def format_duration(seconds: float) -> str:
     """A short human form: ``1h30m``, ``5m``, ``42s``, ``0.25s``."""
     if seconds < 60:
         return f"{seconds:g}s" if seconds != int(seconds) else f"{int(seconds)}s"
-    total = int(round(seconds))
-    hours, rest = divmod(total, 3600)
+    hours, rest = divmod(round(seconds), 3600)
     minutes, secs = divmod(rest, 60)
-    parts = [f"{hours}h" if hours else "", f"{minutes}m" if minutes else "", f"{secs}s" if secs else ""]
-    return "".join(parts)
+    return "".join(f"{n}{unit}" for n, unit in ((hours, "h"), (minutes, "m"), (secs, "s")) if n)

@@ -7,7 +7,10 @@ import click
 
 @click.command()
 @click.option(
-    "--namespace", "-n", "namespaces", multiple=True,
+    "--namespace",
+    "-n",
+    "namespaces",
+    multiple=True,
     help="Watch only this namespace (repeatable). Default: all namespaces.",
 )
 def operator(namespaces: tuple[str, ...]) -> None:

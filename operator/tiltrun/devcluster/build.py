@@ -33,7 +33,9 @@ class GoModule:
 
     def version(self) -> str:
         gomod = (HACK_DIR / self.folder / "go.mod").read_text()
-        match = re.search(rf"^\s*(?:require\s+)?{re.escape(self.pinned)}\s+(v\S+)", gomod, re.MULTILINE)
+        match = re.search(
+            rf"^\s*(?:require\s+)?{re.escape(self.pinned)}\s+(v\S+)", gomod, re.MULTILINE
+        )
         if not match:
             raise DevClusterError(f"hack/{self.folder}/go.mod does not pin {self.pinned}.")
         return match.group(1)
@@ -102,8 +104,16 @@ def _build(module: GoModule, target: Path, log: Callable[[str], None]) -> None:
     staging = Path(tempfile.mkdtemp(prefix=f".{target.name}.", dir=target.parent))
     try:
         result = subprocess.run(
-            [go, "build", "-trimpath", "-ldflags", module.ldflags(), "-o", f"{staging}/",
-             *module.packages.values()],
+            [
+                go,
+                "build",
+                "-trimpath",
+                "-ldflags",
+                module.ldflags(),
+                "-o",
+                f"{staging}/",
+                *module.packages.values(),
+            ],
             cwd=HACK_DIR / module.folder,
             capture_output=True,
             text=True,

@@ -157,10 +157,7 @@ class DevCluster:
         started = time.monotonic()
         self.folder.mkdir(parents=True, exist_ok=True)
         write_pki(self.folder / "pki")
-        ports = {
-            name: _free_port()
-            for name in ("etcd", "etcd-peer", "apiserver", "kwok")
-        }
+        ports = {name: _free_port() for name in ("etcd", "etcd-peer", "apiserver", "kwok")}
         server = f"https://127.0.0.1:{ports['apiserver']}"
         state = ClusterState(
             name=self.name,
@@ -174,18 +171,26 @@ class DevCluster:
         try:
             self._start(state, "etcd", binaries["etcd"], self._etcd_args(ports))
             self._wait(state, "etcd", lambda: self._etcd_healthy(ports["etcd"]), 30)
-            self._start(state, "kube-apiserver", binaries["kube-apiserver"],
-                        self._apiserver_args(ports))
+            self._start(
+                state, "kube-apiserver", binaries["kube-apiserver"], self._apiserver_args(ports)
+            )
             self._wait(state, "kube-apiserver", lambda: self._ready(state), 90)
-            self._start(state, "kube-controller-manager", binaries["kube-controller-manager"],
-                        self._controller_manager_args())
-            self._start(state, "kube-scheduler", binaries["kube-scheduler"],
-                        self._scheduler_args())
+            self._start(
+                state,
+                "kube-controller-manager",
+                binaries["kube-controller-manager"],
+                self._controller_manager_args(),
+            )
+            self._start(state, "kube-scheduler", binaries["kube-scheduler"], self._scheduler_args())
             self._start(state, "kwok", binaries["kwok"], self._kwok_args(ports))
             self._register_nodes(binaries["kubectl"], state)
             self._wait(state, "kwok", lambda: self._nodes_ready(binaries["kubectl"]), 60)
-            self._wait(state, "kube-controller-manager",
-                       lambda: self._default_service_account(binaries["kubectl"]), 60)
+            self._wait(
+                state,
+                "kube-controller-manager",
+                lambda: self._default_service_account(binaries["kubectl"]),
+                60,
+            )
         except BaseException:
             self.down(quiet=True)
             raise
@@ -212,8 +217,9 @@ class DevCluster:
         )
         state.save()
 
-    def _wait(self, state: ClusterState, name: str, check: Callable[[], bool],
-              timeout: float) -> None:
+    def _wait(
+        self, state: ClusterState, name: str, check: Callable[[], bool], timeout: float
+    ) -> None:
         deadline = time.monotonic() + timeout
         proc = next(p for p in state.processes if p.name == name)
         while time.monotonic() < deadline:
@@ -280,8 +286,14 @@ class DevCluster:
             "omitStages": ["RequestReceived"],
             "rules": [
                 {"level": "None", "resources": [{"group": "coordination.k8s.io"}]},
-                {"level": "None", "users": ["system:kwok", "system:kube-controller-manager",
-                                            "system:kube-scheduler"]},
+                {
+                    "level": "None",
+                    "users": [
+                        "system:kwok",
+                        "system:kube-controller-manager",
+                        "system:kube-scheduler",
+                    ],
+                },
                 {"level": "None", "userGroups": ["system:serviceaccounts:kube-system"]},
                 {"level": "Metadata"},
             ],
@@ -354,16 +366,31 @@ class DevCluster:
             config = {
                 "apiVersion": "v1",
                 "kind": "Config",
-                "clusters": [{"name": f"tiltrun-{self.name}",
-                              "cluster": {"server": server, "certificate-authority-data": ca}}],
-                "users": [{"name": stem, "user": {
-                    "client-certificate-data": base64.b64encode(
-                        (pki / f"{stem}.crt").read_bytes()).decode(),
-                    "client-key-data": base64.b64encode(
-                        (pki / f"{stem}.key").read_bytes()).decode(),
-                }}],
-                "contexts": [{"name": f"tiltrun-{self.name}",
-                              "context": {"cluster": f"tiltrun-{self.name}", "user": stem}}],
+                "clusters": [
+                    {
+                        "name": f"tiltrun-{self.name}",
+                        "cluster": {"server": server, "certificate-authority-data": ca},
+                    }
+                ],
+                "users": [
+                    {
+                        "name": stem,
+                        "user": {
+                            "client-certificate-data": base64.b64encode(
+                                (pki / f"{stem}.crt").read_bytes()
+                            ).decode(),
+                            "client-key-data": base64.b64encode(
+                                (pki / f"{stem}.key").read_bytes()
+                            ).decode(),
+                        },
+                    }
+                ],
+                "contexts": [
+                    {
+                        "name": f"tiltrun-{self.name}",
+                        "context": {"cluster": f"tiltrun-{self.name}", "user": stem},
+                    }
+                ],
                 "current-context": f"tiltrun-{self.name}",
             }
             path = self.folder / file_name
@@ -375,7 +402,10 @@ class DevCluster:
     def _kubectl(self, kubectl: Path, *args: str, stdin: str | None = None) -> str:
         result = subprocess.run(
             [str(kubectl), f"--kubeconfig={self.folder / 'kubeconfig'}", *args],
-            input=stdin, capture_output=True, text=True, timeout=30,
+            input=stdin,
+            capture_output=True,
+            text=True,
+            timeout=30,
         )
         if result.returncode != 0:
             raise DevClusterError(f"kubectl {' '.join(args)} failed: {result.stderr.strip()}")
@@ -396,10 +426,13 @@ class DevCluster:
                 "kind": "Node",
                 "metadata": {
                     "name": f"kwok-node-{i}",
-                    "annotations": {NODE_ANNOTATION: "fake",
-                                    "node.alpha.kubernetes.io/ttl": "0"},
-                    "labels": {"type": "kwok", "kubernetes.io/hostname": f"kwok-node-{i}",
-                               "kubernetes.io/os": "linux", "kubernetes.io/arch": "amd64"},
+                    "annotations": {NODE_ANNOTATION: "fake", "node.alpha.kubernetes.io/ttl": "0"},
+                    "labels": {
+                        "type": "kwok",
+                        "kubernetes.io/hostname": f"kwok-node-{i}",
+                        "kubernetes.io/os": "linux",
+                        "kubernetes.io/arch": "amd64",
+                    },
                 },
             }
             for i in range(NODE_COUNT)
@@ -411,9 +444,12 @@ class DevCluster:
         out = self._kubectl(kubectl, "get", "nodes", "-o", "json")
         items = json.loads(out).get("items", [])
         ready = [
-            n for n in items
-            if any(c.get("type") == "Ready" and c.get("status") == "True"
-                   for c in n.get("status", {}).get("conditions", []))
+            n
+            for n in items
+            if any(
+                c.get("type") == "Ready" and c.get("status") == "True"
+                for c in n.get("status", {}).get("conditions", [])
+            )
         ]
         return len(ready) >= NODE_COUNT
 
@@ -457,8 +493,10 @@ class DevCluster:
         state = self.state()
         if state is None:
             return f"dev cluster {self.name!r}: not running"
-        lines = [f"dev cluster {self.name!r}: {'up' if self.is_up() else 'DEGRADED'} "
-                 f"at {state.server}", f"  KUBECONFIG={state.kubeconfig}"]
+        lines = [
+            f"dev cluster {self.name!r}: {'up' if self.is_up() else 'DEGRADED'} at {state.server}",
+            f"  KUBECONFIG={state.kubeconfig}",
+        ]
         for proc in state.processes:
             mark = "running" if _alive(proc) else "EXITED"
             lines.append(f"  {proc.name:<24} pid {proc.pid:<8} {mark:<8} log {proc.log}")
@@ -469,8 +507,7 @@ class DevCluster:
         state = self.state()
         if state is None:
             raise DevClusterError(
-                f"dev cluster {self.name!r} is not running; start it with "
-                f"`tiltrun dev-cluster up`."
+                f"dev cluster {self.name!r} is not running; start it with `tiltrun dev-cluster up`."
             )
         kubectl_dir = Path(ensure_binaries(self.log)["kubectl"]).parent
         return f"export KUBECONFIG={state.kubeconfig}\nexport PATH={kubectl_dir}:$PATH"

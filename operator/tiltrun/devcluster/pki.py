@@ -59,9 +59,15 @@ def write_pki(folder: Path) -> None:
         .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
         .add_extension(
             x509.KeyUsage(
-                digital_signature=True, key_cert_sign=True, crl_sign=True,
-                content_commitment=False, key_encipherment=False, data_encipherment=False,
-                key_agreement=False, encipher_only=False, decipher_only=False,
+                digital_signature=True,
+                key_cert_sign=True,
+                crl_sign=True,
+                content_commitment=False,
+                key_encipherment=False,
+                data_encipherment=False,
+                key_agreement=False,
+                encipher_only=False,
+                decipher_only=False,
             ),
             critical=True,
         )
@@ -70,8 +76,12 @@ def write_pki(folder: Path) -> None:
     (folder / "ca.key").write_bytes(_pem_key(ca_key))
     (folder / "ca.crt").write_bytes(ca_cert.public_bytes(serialization.Encoding.PEM))
 
-    def issue(stem: str, subject: x509.Name, usage: ExtendedKeyUsageOID,
-              sans: list[x509.GeneralName] | None = None) -> None:
+    def issue(
+        stem: str,
+        subject: x509.Name,
+        usage: x509.ObjectIdentifier,
+        sans: list[x509.GeneralName] | None = None,
+    ) -> None:
         key = ec.generate_private_key(ec.SECP256R1())
         builder = (
             x509.CertificateBuilder()

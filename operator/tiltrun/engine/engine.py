@@ -1,0 +1,184 @@
+"""The engine: turns watch events into status patches, promptly and sparingly.
+
+Events update the Store and mark the TiltRuns they can affect as dirty. One loop
+drains the dirty set after a short coalescing window, recomputes each dirty run's
+status with pure code, and patches only runs whose status changed. Time-based
+transitions are scheduled with the event loop at the exact instant the verdict says
+(``wake_at``), so nothing polls.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+from collections.abc import Callable, Iterable
+from datetime import UTC, datetime
+from typing import Any
+
+from tiltrun.api.model import parse_time
+from tiltrun.engine.status import comparable, desired_status, failing_names, is_done
+from tiltrun.engine.store import Obj, RunKey, Store
+from tiltrun.engine.writer import Gone, Writer
+from tiltrun.judge.exit import Outcome
+
+log = logging.getLogger(__name__)
+
+#: How long the loop waits after the first event of a burst, so that a rollout's
+#: dozens of pod updates cost one recompute and at most one PATCH per run.
+COALESCE_SECONDS = 0.02
+#: A failed PATCH is retried after this long (and again, as long as it fails).
+RETRY_SECONDS = 1.0
+
+
+def _utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+class Engine:
+    """Keeps every known TiltRun's status true. Runs inside one event loop."""
+
+    def __init__(
+        self,
+        writer: Writer,
+        *,
+        clock: Callable[[], datetime] = _utcnow,
+        pid: int | None = None,
+        coalesce: float = COALESCE_SECONDS,
+        on_patch: Callable[[RunKey, float], None] | None = None,
+    ) -> None:
+        self.store = Store()
+        self._writer = writer
+        self._clock = clock
+        self._pid = os.getpid() if pid is None else pid
+        self._coalesce = coalesce
+        self._on_patch = on_patch
+        self._dirty: set[RunKey] = set()
+        self._wake = asyncio.Event()
+        self._timers: dict[RunKey, asyncio.TimerHandle] = {}
+        # What we believe the API server holds for each run (comparable fields only).
+        self._stored: dict[RunKey, Obj] = {}
+        self._start: dict[RunKey, datetime] = {}
+        self._failing: dict[RunKey, set[str]] = {}
+        self._finished: set[RunKey] = set()
+
+    # -- events in ----------------------------------------------------------------------
+
+    def observe_run(self, event_type: str | None, run: Obj) -> None:
+        """A TiltRun was listed, added, modified or deleted."""
+        if event_type == "DELETED":
+            key = self.store.drop_run(run)
+            self._forget(key)
+            return
+        key = self.store.put_run(run)
+        if key not in self._stored:
+            # First sight (creation, or an operator restart): trust what is stored, so a
+            # finished run stays finished and startTime never moves.
+            status = run.get("status") or {}
+            self._stored[key] = comparable(status) if status else {}
+            self._start[key] = parse_time(status.get("startTime")) or self._clock()
+            self._failing[key] = failing_names(status)
+            if is_done(status):
+                self._finished.add(key)
+        self.mark([key])
+
+    def observe(self, kind: str, event_type: str | None, obj: Obj) -> None:
+        """A workload, ReplicaSet or pod was listed, added, modified or deleted."""
+        if event_type == "DELETED":
+            affected = self.store.delete(kind, obj)
+        else:
+            affected = self.store.put(kind, obj)
+        self.mark(affected)
+
+    def mark(self, keys: Iterable[RunKey]) -> None:
+        """Ask for these runs to be recomputed in the next coalescing window."""
+        fresh = {k for k in keys if k not in self._finished}
+        if fresh:
+            self._dirty |= fresh
+            self._wake.set()
+
+    def _forget(self, key: RunKey) -> None:
+        self._stored.pop(key, None)
+        self._start.pop(key, None)
+        self._failing.pop(key, None)
+        self._finished.discard(key)
+        self._dirty.discard(key)
+        timer = self._timers.pop(key, None)
+        if timer:
+            timer.cancel()
+
+    # -- the loop -------------------------------------------------------------------------
+
+    async def run(self) -> None:
+        """Drain dirty runs forever; cancel the task to stop."""
+        while True:
+            await self._wake.wait()
+            await asyncio.sleep(self._coalesce)
+            self._wake.clear()
+            keys, self._dirty = self._dirty, set()
+            await asyncio.gather(*(self._reconcile(key) for key in keys))
+
+    async def _reconcile(self, key: RunKey) -> None:
+        run = self.store.runs.get(key)
+        if run is None or key in self._finished:
+            return
+        now = self._clock()
+        stored = self._stored.get(key, {})
+        desired = desired_status(
+            run,
+            self.store.candidates(key),
+            start_time=self._start[key],
+            now=now,
+            pid=self._pid,
+            previous_conditions=stored.get("conditions") or [],
+        )
+        verdict = desired.verdict
+        self._schedule(key, verdict.wake_at, now)
+        wanted = comparable(desired.status)
+        if wanted == stored:
+            return
+        began = asyncio.get_running_loop().time()
+        try:
+            await self._writer.patch_status(key[0], key[1], desired.status)
+        except Gone:
+            return  # deleted meanwhile; its DELETED event will clean up
+        except Exception as err:
+            log.warning("status patch for %s/%s failed (%s); retrying", *key, err)
+            asyncio.get_running_loop().call_later(RETRY_SECONDS, self.mark, [key])
+            return
+        if self._on_patch:
+            self._on_patch(key, asyncio.get_running_loop().time() - began)
+        self._stored[key] = wanted
+        await self._announce(key, run, desired.targets, verdict)
+
+    async def _announce(self, key: RunKey, run: Obj, targets: Any, verdict: Any) -> None:
+        """Events for targets that started failing, and for a finished run."""
+        errors = {
+            t.name: t.state.terminated.error
+            for t in targets
+            if t.state.terminated and t.state.terminated.error
+        }
+        for name in sorted(set(verdict.failing) - self._failing.get(key, set())):
+            detail = errors.get(name) or "not ready in time"
+            await self._writer.post_event(run, "Warning", "TargetFailed", f"{name}: {detail}")
+        self._failing[key] = set(verdict.failing)
+        if verdict.done:
+            self._finished.add(key)
+            timer = self._timers.pop(key, None)
+            if timer:
+                timer.cancel()
+            if verdict.outcome == Outcome.SUCCEEDED:
+                await self._writer.post_event(run, "Normal", "Succeeded", verdict.summary)
+            else:
+                reason = "TimedOut" if verdict.outcome == Outcome.TIMED_OUT else "Failed"
+                await self._writer.post_event(run, "Warning", reason, verdict.error)
+
+    def _schedule(self, key: RunKey, wake_at: datetime | None, now: datetime) -> None:
+        """Recompute ``key`` exactly when time alone may change its verdict."""
+        timer = self._timers.pop(key, None)
+        if timer:
+            timer.cancel()
+        if wake_at is None:
+            return
+        delay = max(0.0, (wake_at - now).total_seconds())
+        self._timers[key] = asyncio.get_running_loop().call_later(delay, self.mark, [key])

@@ -1,0 +1,128 @@
+"""What a TiltRun's status should be: pure composition of judgement and exit logic.
+
+``desired_status`` takes the run, the workloads it selects and the clock, and returns
+the status dict to store plus the verdict behind it. It does no I/O, so the engine's
+only decision is whether that dict differs from what the API server holds.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from tiltrun.api.model import ExitCondition, Target, micro_time
+from tiltrun.api.spec import SpecError, read_spec
+from tiltrun.judge.conditions import conditions
+from tiltrun.judge.exit import Outcome, Reason, Verdict, decide
+from tiltrun.judge.target import Related, judge
+
+Obj = dict[str, Any]
+
+#: Status fields the operator owns; ``pid`` is written along but never compared,
+#: so that a restarted operator does not rewrite every unchanged run.
+COMPARED_FIELDS = (
+    "startTime",
+    "observedGeneration",
+    "targets",
+    "done",
+    "error",
+    "summary",
+    "progress",
+    "satisfied",
+    "total",
+    "conditions",
+)
+
+
+@dataclass(frozen=True)
+class Desired:
+    """The status to store, the verdict behind it, and the targets it was built from."""
+
+    status: Obj
+    verdict: Verdict
+    targets: tuple[Target, ...]
+
+
+def judge_all(candidates: Iterable[tuple[Obj, Related]]) -> tuple[Target, ...]:
+    """Every candidate workload judged, sorted by name so the output is stable."""
+    return tuple(sorted((judge(obj, related) for obj, related in candidates), key=lambda t: t.name))
+
+
+def desired_status(
+    run: Obj,
+    candidates: Iterable[tuple[Obj, Related]],
+    *,
+    start_time: datetime,
+    now: datetime,
+    pid: int,
+    previous_conditions: Sequence[Obj] = (),
+) -> Desired:
+    """The status ``run`` should have at ``now``, given the workloads it selects.
+
+    ``previous_conditions`` are the conditions last stored, so that a condition whose
+    status did not change keeps its ``lastTransitionTime``.
+    """
+    meta = run.get("metadata") or {}
+    previous = previous_conditions
+    generation = int(meta.get("generation") or 0)
+    targets = judge_all(candidates)
+    try:
+        spec = read_spec(run)
+    except SpecError as err:
+        # The CRD rejects such specs; an object stored before validation existed
+        # still gets a status that says what is wrong instead of a crash.
+        verdict = Verdict(
+            done=False,
+            error="",
+            summary=f"invalid spec: {err}",
+            satisfied=0,
+            total=sum(not t.state.disabled for t in targets),
+            failing=(),
+            retrying=(),
+            wake_at=None,
+            outcome=Outcome.RUNNING,
+            reason=Reason.WAITING,
+        )
+        exit_condition = ExitCondition.MANUAL
+    else:
+        verdict = decide(spec, targets, start_time=start_time, now=now)
+        exit_condition = spec.exit_condition
+    status: Obj = {
+        "pid": pid,
+        "startTime": micro_time(start_time),
+        "observedGeneration": generation,
+        "targets": [t.to_dict() for t in targets],
+        "done": verdict.done,
+        "error": verdict.error,
+        "summary": verdict.summary,
+        "progress": verdict.progress,
+        "satisfied": verdict.satisfied,
+        "total": verdict.total,
+        "conditions": conditions(
+            verdict, exit_condition, generation=generation, previous=previous, now=now
+        ),
+    }
+    return Desired(status, verdict, targets)
+
+
+def comparable(status: Obj | None) -> Obj:
+    """The part of a status that decides whether a PATCH is needed."""
+    status = status or {}
+    return {k: status.get(k) for k in COMPARED_FIELDS}
+
+
+def failing_names(status: Obj | None) -> set[str]:
+    """Targets a stored status shows as terminated with an error."""
+    names: set[str] = set()
+    for target in (status or {}).get("targets") or []:
+        if isinstance(target, dict) and ((target.get("state") or {}).get("terminated") or {}).get(
+            "error"
+        ):
+            names.add(str(target.get("name")))
+    return names
+
+
+def is_done(status: Obj | None) -> bool:
+    return bool((status or {}).get("done"))

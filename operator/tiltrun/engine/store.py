@@ -1,0 +1,161 @@
+"""The operator's in-memory view of the cluster, fed by watch events.
+
+It keeps the TiltRuns, the candidate workloads, and each controller's children
+(a Deployment's ReplicaSets, a ReplicaSet's or Job's pods) indexed by owner uid, so
+that an event maps to the few TiltRuns it can affect without scanning everything.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from typing import Any
+
+from tiltrun.api.model import RUN_LABEL
+from tiltrun.engine.selector import SelectorError, matches
+from tiltrun.judge.target import Related, is_target
+
+Obj = dict[str, Any]
+RunKey = tuple[str, str]  # (namespace, name)
+WORKLOAD_KINDS = ("Deployment", "StatefulSet", "DaemonSet", "Job", "Pod")
+
+
+def _meta(obj: Obj) -> Obj:
+    meta = obj.get("metadata")
+    return meta if isinstance(meta, dict) else {}
+
+
+def _controller_uid(obj: Obj) -> str | None:
+    for ref in _meta(obj).get("ownerReferences") or []:
+        if isinstance(ref, dict) and ref.get("controller"):
+            uid = ref.get("uid")
+            return uid if isinstance(uid, str) else None
+    return None
+
+
+def run_selector(run: Obj) -> dict[str, Any]:
+    """The run's selector; omitted means ``tilt.dev/run: <name>``."""
+    spec = run.get("spec") or {}
+    selector = spec.get("selector")
+    if isinstance(selector, dict) and selector:
+        return selector
+    return {"matchLabels": {RUN_LABEL: _meta(run).get("name", "")}}
+
+
+@dataclass
+class Store:
+    """Objects by identity, plus the indexes the engine asks questions of."""
+
+    runs: dict[RunKey, Obj] = field(default_factory=dict)
+    # namespace -> uid -> candidate workload (no controller owner)
+    workloads: dict[str, dict[str, Obj]] = field(default_factory=lambda: defaultdict(dict))
+    # uid -> any workload or ReplicaSet we know, to walk owner chains
+    by_uid: dict[str, Obj] = field(default_factory=dict)
+    # controller uid -> child uid -> child (ReplicaSets and pods)
+    children: dict[str, dict[str, Obj]] = field(default_factory=lambda: defaultdict(dict))
+
+    # -- updates --------------------------------------------------------------------
+
+    def put_run(self, run: Obj) -> RunKey:
+        key = (_meta(run).get("namespace", ""), _meta(run).get("name", ""))
+        self.runs[key] = run
+        return key
+
+    def drop_run(self, run: Obj) -> RunKey:
+        key = (_meta(run).get("namespace", ""), _meta(run).get("name", ""))
+        self.runs.pop(key, None)
+        return key
+
+    def put(self, kind: str, obj: Obj) -> set[RunKey]:
+        """Record a workload, ReplicaSet or pod; return the runs it can affect."""
+        obj = {**obj, "kind": kind}  # watch events of typed lists may omit kind
+        uid = _meta(obj).get("uid")
+        if not isinstance(uid, str):
+            return set()
+        old = self.by_uid.get(uid) or self._child(uid)
+        affected = self._affected(old) if old else set()
+        self._forget(uid, old)
+        ns = _meta(obj).get("namespace", "")
+        owner = _controller_uid(obj)
+        if kind in ("ReplicaSet", "Pod") and owner:
+            self.children[owner][uid] = obj
+        if kind != "Pod" or not owner:
+            self.by_uid[uid] = obj
+        if kind in WORKLOAD_KINDS and is_target(obj):
+            self.workloads[ns][uid] = obj
+        return affected | self._affected(obj)
+
+    def delete(self, kind: str, obj: Obj) -> set[RunKey]:
+        """Forget an object; return the runs it affected."""
+        uid = _meta(obj).get("uid")
+        if not isinstance(uid, str):
+            return set()
+        old = self.by_uid.get(uid) or self._child(uid) or {**obj, "kind": kind}
+        affected = self._affected(old)
+        self._forget(uid, old)
+        self.children.pop(uid, None)
+        return affected
+
+    def _child(self, uid: str) -> Obj | None:
+        for siblings in self.children.values():
+            if uid in siblings:
+                return siblings[uid]
+        return None
+
+    def _forget(self, uid: str, old: Obj | None) -> None:
+        self.by_uid.pop(uid, None)
+        if old is None:
+            return
+        owner = _controller_uid(old)
+        if owner and owner in self.children:
+            self.children[owner].pop(uid, None)
+            if not self.children[owner]:
+                del self.children[owner]
+        self.workloads.get(_meta(old).get("namespace", ""), {}).pop(uid, None)
+
+    # -- questions --------------------------------------------------------------------
+
+    def _top(self, obj: Obj) -> Obj | None:
+        """The candidate workload ``obj`` belongs to (itself, its RS's Deployment...)."""
+        seen = 0
+        while seen < 4:  # pod -> ReplicaSet -> Deployment is the longest chain we judge
+            owner = _controller_uid(obj)
+            if owner is None:
+                return obj if is_target(obj) else None
+            parent = self.by_uid.get(owner)
+            if parent is None:
+                return None
+            obj, seen = parent, seen + 1
+        return None
+
+    def _affected(self, obj: Obj) -> set[RunKey]:
+        top = self._top(obj)
+        if top is None:
+            return set()
+        ns = _meta(top).get("namespace", "")
+        labels = _meta(top).get("labels") or {}
+        return {key for key, run in self.runs.items() if key[0] == ns and _selects(run, labels)}
+
+    def candidates(self, key: RunKey) -> Iterator[tuple[Obj, Related]]:
+        """The workloads a run selects, each with its ReplicaSets and pods."""
+        run = self.runs.get(key)
+        if run is None:
+            return
+        for obj in list(self.workloads.get(key[0], {}).values()):
+            if not _selects(run, _meta(obj).get("labels") or {}):
+                continue
+            uid = _meta(obj)["uid"]
+            kids = list(self.children.get(uid, {}).values())
+            replicasets = [k for k in kids if k.get("kind") == "ReplicaSet"]
+            pods = [k for k in kids if k.get("kind") == "Pod"]
+            for rs in replicasets:
+                pods += [p for p in self.children.get(_meta(rs).get("uid", ""), {}).values()]
+            yield obj, Related(replicasets=replicasets, pods=pods)
+
+
+def _selects(run: Obj, labels: dict[str, str]) -> bool:
+    try:
+        return matches(run_selector(run), labels)
+    except SelectorError:
+        return False

@@ -1,0 +1,95 @@
+"""The only code that writes to the API server: TiltRun status patches and Events.
+
+It uses the official client, whose calls block, in worker threads. Nothing here
+writes to a workload: the operator only ever patches ``tiltruns/status`` and creates
+Events about TiltRuns.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from datetime import UTC, datetime
+from typing import Any, Protocol
+
+from kubernetes import client
+from kubernetes.client.exceptions import ApiException
+
+from tiltrun.api.model import GROUP, KIND, PLURAL, VERSION
+
+log = logging.getLogger(__name__)
+Obj = dict[str, Any]
+
+
+class Gone(Exception):
+    """The TiltRun no longer exists."""
+
+
+class Writer(Protocol):
+    """What the engine needs from the cluster: a status patch and an Event."""
+
+    async def patch_status(self, namespace: str, name: str, status: Obj) -> None: ...
+
+    async def post_event(self, run: Obj, type_: str, reason: str, message: str) -> None: ...
+
+
+class ClusterWriter:
+    """Writer backed by the official Kubernetes client."""
+
+    def __init__(self, api: client.ApiClient) -> None:
+        self._custom = client.CustomObjectsApi(api)
+        self._core = client.CoreV1Api(api)
+
+    async def patch_status(self, namespace: str, name: str, status: Obj) -> None:
+        try:
+            await asyncio.to_thread(
+                self._custom.patch_namespaced_custom_object_status,
+                GROUP,
+                VERSION,
+                namespace,
+                PLURAL,
+                name,
+                {"status": status},
+                # A merge patch replaces lists whole: targets and conditions are
+                # always written complete, so that is what we want.
+                _content_type="application/merge-patch+json",
+            )
+        except ApiException as err:
+            if err.status == 404:
+                raise Gone(f"{namespace}/{name}") from None
+            raise
+
+    async def post_event(self, run: Obj, type_: str, reason: str, message: str) -> None:
+        meta = run.get("metadata") or {}
+        now = datetime.now(UTC)
+        body: Any = {
+            "metadata": {
+                "generateName": f"{meta.get('name', 'tiltrun')}.",
+                "namespace": meta.get("namespace"),
+            },
+            "involvedObject": {
+                "apiVersion": f"{GROUP}/{VERSION}",
+                "kind": KIND,
+                "name": meta.get("name"),
+                "namespace": meta.get("namespace"),
+                "uid": meta.get("uid"),
+                "resourceVersion": meta.get("resourceVersion"),
+            },
+            "type": type_,
+            "reason": reason,
+            # Events cap messages at 1 KiB; the full text is in the TiltRun's status.
+            "message": message if len(message) <= 1024 else message[:1021] + "...",
+            "source": {"component": "tiltrun-operator"},
+            "reportingComponent": "tilt.dev/tiltrun-operator",
+            "reportingInstance": "tiltrun-operator",
+            "firstTimestamp": now.strftime("%Y-%m-%dT%H:%M:%SZ"),
+            "lastTimestamp": now.strftime("%Y-%m-%dT%H:%M:%SZ"),
+            "count": 1,
+        }
+        try:
+            await asyncio.to_thread(
+                self._core.create_namespaced_event, str(meta.get("namespace")), body
+            )
+        except ApiException as err:
+            # An Event is a courtesy; the status already holds the facts.
+            log.warning("could not post event %s on %s: %s", reason, meta.get("name"), err.reason)

@@ -1,0 +1,123 @@
+"""Job: judged on its conditions, then on its pods.
+
+==========  ===================================================================
+terminated  ok: ``Complete`` or ``SuccessCriteriaMet`` is True. error: ``Failed`` or
+            ``FailureTarget`` is True (reason, message, and the evidence of its
+            latest failed pod: exit code, termination message); or any of its pods
+            shows a fatal signal, a non-zero exit included
+disabled    ``spec.suspend: true``
+waiting     not started yet; or started, but no pod is running yet
+active      a pod runs (or some already succeeded and more are to come). ``ready``
+            stays false: readiness is a server's notion, a job is done when it
+            terminates; ``reason`` shows its progress instead
+==========  ===================================================================
+
+The conditions come first: a finished Job stays finished even when it is suspended
+afterwards or old failed pods of retries linger, and ``FailureTarget`` (set before
+the controller stops the pods) fails the target as early as the controller knows.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from tiltrun.api.model import Active, TargetState, Terminated, Waiting
+from tiltrun.judge.objects import (
+    Obj,
+    by_name,
+    condition,
+    controlled_by,
+    created,
+    describe,
+    dig,
+    earliest,
+    get_bool,
+    get_int,
+    get_str,
+    get_time,
+    plural,
+    time_or,
+    uid_of,
+)
+from tiltrun.judge.pods import (
+    FatalSignal,
+    failure,
+    find_fatal_signal,
+    first_fatal_signal,
+    is_running,
+    phase,
+    start_time,
+)
+from tiltrun.judge.rollout import pending_reason
+
+if TYPE_CHECKING:
+    from tiltrun.judge.target import Related
+
+
+def classify(obj: Obj, related: Related) -> TargetState:
+    """The state of a Job, from itself and its pods."""
+    pods = [pod for pod in by_name(related.pods) if controlled_by(pod, uid_of(obj))]
+    started = get_time(obj, "status", "startTime")
+    start = time_or(started, earliest(start_time(pod) for pod in pods), created(obj))
+
+    succeeded = _first_true(obj, "Complete", "SuccessCriteriaMet")
+    if succeeded is not None:
+        finish = time_or(
+            get_time(obj, "status", "completionTime"),
+            get_time(succeeded, "lastTransitionTime"),
+            start,
+        )
+        return TargetState(terminated=Terminated(start, max(start, finish)))
+
+    failed = _first_true(obj, "Failed", "FailureTarget")
+    if failed is not None:
+        finish = time_or(get_time(failed, "lastTransitionTime"), start)
+        error = _failure_error(failed, pods)
+        return TargetState(terminated=Terminated(start, max(start, finish), error))
+
+    if get_bool(obj, "spec", "suspend"):
+        return TargetState(disabled=True)
+
+    signal = first_fatal_signal(pods, job=True)
+    if signal:
+        finish = time_or(signal.time, start)
+        return TargetState(terminated=Terminated(start, max(start, finish), signal.evidence))
+
+    if started is None and not pods:
+        return TargetState(waiting=Waiting(trigger_time=start, reason="not started yet"))
+    if not any(is_running(pod) or phase(pod) == "Succeeded" for pod in pods):
+        reason = pending_reason(pods) or "no pods created yet"
+        return TargetState(waiting=Waiting(trigger_time=start, reason=reason))
+    return TargetState(active=Active(start_time=start, ready=False, reason=_progress(obj, pods)))
+
+
+def _first_true(obj: Obj, *types: str) -> Obj | None:
+    """The first of the condition ``types`` that is True (the final one before its target)."""
+    for type_ in types:
+        entry = condition(obj, type_)
+        if entry is not None and get_str(entry, "status") == "True":
+            return entry
+    return None
+
+
+def _failure_error(failed: Obj, pods: list[Obj]) -> str:
+    """``BackoffLimitExceeded: Job has reached ...; pod migrate-x7k2p container ...``."""
+    error = describe(get_str(failed, "reason"), get_str(failed, "message")) or "Job failed"
+    # The most recent failure is the one the retries ended on, the one to read first.
+    evidence: list[FatalSignal] = [failure(pod) for pod in pods if phase(pod) == "Failed"]
+    if not evidence:
+        evidence = [s for pod in pods if (s := find_fatal_signal(pod, job=True)) is not None]
+    if evidence:
+        last = max(evidence, key=lambda s: (time_or(s.time), s.evidence))
+        error += f"; {last.evidence}"
+    return error
+
+
+def _progress(obj: Obj, pods: list[Obj]) -> str:
+    """``1 pod running, 2/5 succeeded``."""
+    running = sum(1 for pod in pods if is_running(pod))
+    succeeded = get_int(obj, "status", "succeeded")
+    # ``spec.completions: null`` is a work-queue Job: no fixed number to reach.
+    completions = dig(obj, "spec", "completions")
+    target = f"/{get_int(obj, 'spec', 'completions')}" if completions is not None else ""
+    return f"{plural(running, 'pod')} running, {succeeded}{target} succeeded"

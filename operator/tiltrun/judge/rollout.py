@@ -1,0 +1,134 @@
+"""The steps every server workload shares once its current revision is known.
+
+Deployments, StatefulSets and DaemonSets differ in how they find the pods of their
+current revision and in what "fully rolled out" means; each kind's module works that
+out and hands it over as a ``Rollout``. From there the verdict is the same:
+
+1. a current-revision pod shows a fatal signal → terminated, with that pod's evidence;
+2. no current-revision pod is running yet → waiting, with what the pods wait for;
+3. otherwise active, ready when the kind's rollout check holds.
+
+Pods that already ended (phase ``Succeeded`` or ``Failed``, e.g. evicted) are dead
+weight for a server: its controller replaces them. They only explain a wait when no
+live pod is left to do so.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from tiltrun.api.model import Active, TargetState, Terminated, Waiting
+from tiltrun.judge.objects import (
+    Obj,
+    by_name,
+    condition,
+    created,
+    earliest,
+    get_int,
+    get_str,
+    name_of,
+    time_or,
+)
+from tiltrun.judge.pods import (
+    first_fatal_signal,
+    is_ready,
+    is_running,
+    phase,
+    readiness_reason,
+    start_time,
+    waiting_reason,
+)
+
+
+@dataclass(frozen=True)
+class Rollout:
+    """What a kind's module knows about the revision it is rolling out."""
+
+    #: Pods of the current revision (any order).
+    pods: list[Obj]
+    #: Replicas (or scheduled pods) wanted.
+    desired: int
+    #: The controller's counts say the revision is fully rolled out and available.
+    complete: bool
+    #: Why the counts say it is not (``"2/3 updated"``), shown when every pod is ready.
+    behind: str
+    #: When the current rollout began: the ``triggerTime`` of a waiting state.
+    trigger: datetime
+    #: What to wait for when the revision has no pod at all yet.
+    no_pods: str
+
+
+def unobserved_generation(obj: Obj) -> str | None:
+    """Why the workload's status is stale, ``None`` when its controller saw the latest spec.
+
+    Until the controller observes the current ``metadata.generation`` every other
+    status field, condition and the "newest revision" describe the previous spec, so
+    nothing else can be judged yet.
+    """
+    generation = get_int(obj, "metadata", "generation")
+    observed = get_int(obj, "status", "observedGeneration")
+    if generation <= observed:
+        return None
+    return f"generation {generation} not yet observed by its controller (observed: {observed})"
+
+
+def waiting_for_controller(obj: Obj, reason: str) -> TargetState:
+    """The waiting state for a workload whose controller has not caught up."""
+    return TargetState(waiting=Waiting(trigger_time=time_or(created(obj)), reason=reason))
+
+
+def judge_rollout(obj: Obj, rollout: Rollout) -> TargetState:
+    """Terminated, waiting or active, from the current revision's pods (steps 1-3 above)."""
+    every = by_name(rollout.pods)
+    live = [pod for pod in every if phase(pod) not in ("Succeeded", "Failed")]
+    # The revision started when its first pod did; ``Active.startTime`` stays put as
+    # more pods start, so readiness timeouts count from the rollout, not the last pod.
+    start = time_or(earliest(start_time(pod) for pod in live), created(obj))
+
+    signal = first_fatal_signal(live, job=False)
+    if signal:
+        finish = max(start, time_or(signal.time, start))
+        return TargetState(terminated=Terminated(start, finish, signal.evidence))
+
+    if not any(is_running(pod) for pod in live):
+        reason = pending_reason(live) or pending_reason(every) or rollout.no_pods
+        return TargetState(waiting=Waiting(trigger_time=rollout.trigger, reason=reason))
+
+    if rollout.complete:
+        return TargetState(active=Active(start_time=start, ready=True))
+    return TargetState(active=Active(start_time=start, ready=False, reason=_not_ready(rollout)))
+
+
+def pending_reason(pods: list[Obj]) -> str:
+    """``pod <name>: <waiting reason>`` for the pod that best explains the wait, else empty.
+
+    A pod the scheduler cannot place is the one to name: until it is placed nothing
+    else can happen to it, and its message says what to change.
+    """
+    waiting = [pod for pod in by_name(pods) if not is_running(pod)]
+    unschedulable = [pod for pod in waiting if _unscheduled(pod)]
+    candidates = unschedulable or waiting
+    if not candidates:
+        return ""
+    chosen = candidates[0]
+    return f"pod {name_of(chosen)}: {waiting_reason(chosen)}"
+
+
+def _not_ready(rollout: Rollout) -> str:
+    """``1/3 ready; pod web-7d4b9-x2x9z: ContainersNotReady: ...``."""
+    live = [pod for pod in by_name(rollout.pods) if phase(pod) not in ("Succeeded", "Failed")]
+    ready = sum(1 for pod in live if is_ready(pod))
+    parts = [f"{ready}/{rollout.desired} ready"]
+    lagging = next((pod for pod in live if not is_ready(pod)), None)
+    if lagging is not None:
+        why = readiness_reason(lagging) if is_running(lagging) else waiting_reason(lagging)
+        parts.append(f"pod {name_of(lagging)}: {why}")
+    elif rollout.behind:
+        parts.append(rollout.behind)
+    return "; ".join(parts)
+
+
+def _unscheduled(pod: Obj) -> bool:
+    scheduled = condition(pod, "PodScheduled")
+    return scheduled is not None and get_str(scheduled, "status") == "False"

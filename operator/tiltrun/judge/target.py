@@ -1,0 +1,182 @@
+"""From a workload object and its related objects to a ``Target``.
+
+``judge`` is pure: the same objects always give the same Target. It reads no clock;
+every time in a state comes from the objects (creation times, pod start times,
+container state times, condition transition times). The per-kind rules live in one
+short module per kind (``deployment``, ``statefulset``, ``daemonset``, ``job``,
+``pod``); this module adds what all targets share:
+
+- **name**: ``<kind in lower case>/<metadata.name>``, e.g. ``deployment/web``.
+- **type**: ``job`` for Jobs and for bare Pods with ``restartPolicy`` ``Never`` or
+  ``OnFailure``, ``server`` otherwise. The annotation ``tilt.dev/target-type``
+  overrides it with ``job`` or ``server`` (surrounding blanks and case ignored; an
+  empty value counts as absent). Any other value keeps the default type and holds the
+  target *waiting*, the reason quoting the bad value: a misconfigured target must not
+  count as up, and waiting (rather than failing) says the workload itself is not at
+  fault. A target whose type is ``server`` and that finished without error (a Job
+  annotated as a server) is given an error: a server that terminates always carries
+  one.
+- **resources**: the annotation ``tilt.dev/resource`` split on commas, blanks
+  stripped, empty entries and repeats dropped; when that leaves nothing, the
+  object's name.
+
+Robustness is a hard rule: ``judge`` never raises. The readers in ``objects`` make
+missing or odd fields read as absent, and, should something slip through anyway,
+``judge`` answers a waiting state whose reason starts ``cannot judge <name>:`` so the
+problem is visible on the TiltRun instead of crashing the operator. A time that is
+missing falls back to the object's ``creationTimestamp``, then to the Unix epoch
+(``objects.EPOCH``), an instant no real event has, so it stands out.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+
+from tiltrun.api.model import (
+    RESOURCE_ANNOTATION,
+    TARGET_TYPE_ANNOTATION,
+    Target,
+    TargetState,
+    TargetType,
+    Terminated,
+    Waiting,
+)
+from tiltrun.judge import daemonset, deployment, job, pod, statefulset
+from tiltrun.judge.objects import (
+    Obj,
+    annotations_of,
+    as_map,
+    created,
+    get_str,
+    name_of,
+    owner_references,
+    time_or,
+)
+from tiltrun.judge.pods import is_job_pod
+
+
+@dataclass(frozen=True)
+class Related:
+    """The objects a workload is judged with, beside itself.
+
+    The engine passes every ReplicaSet and pod the workload controls (for a
+    Deployment: its ReplicaSets and the pods they control); the judge picks the
+    current revision itself and checks controller owner uids, so extra objects do
+    no harm.
+    """
+
+    replicasets: Sequence[Obj] = ()
+    pods: Sequence[Obj] = ()
+
+
+Classifier = Callable[[Obj, Related], TargetState]
+
+#: One module per kind; each kind's rules are in its module's docstring.
+CLASSIFIERS: dict[str, Classifier] = {
+    "Deployment": deployment.classify,
+    "StatefulSet": statefulset.classify,
+    "DaemonSet": daemonset.classify,
+    "Job": job.classify,
+    "Pod": pod.classify,
+}
+
+#: The API group each target kind must come from (``""``: the core group).
+_GROUPS = {
+    "Deployment": "apps",
+    "StatefulSet": "apps",
+    "DaemonSet": "apps",
+    "Job": "batch",
+    "Pod": "",
+}
+
+
+def is_target(obj: Obj) -> bool:
+    """True when ``obj`` is a workload of its own: a target, not a part of another.
+
+    Deployments, StatefulSets, DaemonSets, Jobs and Pods are targets unless some
+    object controls them (an owner reference with ``controller: true``): a pod of a
+    ReplicaSet is judged with its Deployment, and a Job a CronJob made is left out
+    (also when the CronJob's reference is not marked as controller). When
+    ``apiVersion`` is present its group must match (``apps``, ``batch``, core), so a
+    custom resource that happens to be called ``Deployment`` is not taken for one.
+    """
+    kind = get_str(obj, "kind")
+    if kind not in _GROUPS:
+        return False
+    api_version = get_str(obj, "apiVersion")
+    if api_version and api_version.rpartition("/")[0] != _GROUPS[kind]:
+        return False
+    owners = owner_references(obj)
+    if any(ref.get("controller") is True for ref in owners):
+        return False
+    return not (kind == "Job" and any(get_str(ref, "kind") == "CronJob" for ref in owners))
+
+
+def target_name(obj: Obj) -> str:
+    """``<kind in lower case>/<name>``, e.g. ``deployment/web``."""
+    kind = get_str(obj, "kind").lower() or "unknown"
+    return f"{kind}/{name_of(obj) or 'unnamed'}"
+
+
+def default_type(obj: Obj) -> TargetType:
+    """The type the kind implies: Jobs and run-to-completion Pods are jobs."""
+    kind = get_str(obj, "kind")
+    if kind == "Job" or (kind == "Pod" and is_job_pod(obj)):
+        return TargetType.JOB
+    return TargetType.SERVER
+
+
+def target_resources(obj: Obj) -> tuple[str, ...]:
+    """The Tiltfile resources: annotation ``tilt.dev/resource``, else the object's name."""
+    raw = annotations_of(obj).get(RESOURCE_ANNOTATION, "")
+    named = tuple(dict.fromkeys(part.strip() for part in raw.split(",") if part.strip()))
+    if named:
+        return named
+    name = name_of(obj)
+    return (name,) if name else ()
+
+
+def judge(obj: Obj, related: Related | None = None) -> Target:
+    """The Target for workload ``obj``. Never raises; see the module docstring."""
+    obj = as_map(obj)
+    name = target_name(obj)
+    fallback_type = default_type(obj)
+    try:
+        target_type, problem = _target_type(obj)
+        state = _state(obj, related or Related(), target_type, problem, name)
+        return Target(name, target_type, target_resources(obj), state)
+    except Exception as exc:  # the hard rule: a bad object must not stop the operator
+        reason = f"cannot judge {name}: {type(exc).__name__}: {exc}"
+        waiting = Waiting(trigger_time=time_or(created(obj)), reason=reason)
+        return Target(name, fallback_type, (name_of(obj),), TargetState(waiting=waiting))
+
+
+def _target_type(obj: Obj) -> tuple[TargetType, str]:
+    """The target type and, when the annotation is unusable, why."""
+    raw = annotations_of(obj).get(TARGET_TYPE_ANNOTATION, "")
+    value = raw.strip().lower()
+    if not value:
+        return default_type(obj), ""
+    if value in (TargetType.JOB, TargetType.SERVER):
+        return TargetType(value), ""
+    problem = f'annotation {TARGET_TYPE_ANNOTATION}: expected "job" or "server", got "{raw}"'
+    return default_type(obj), problem
+
+
+def _state(
+    obj: Obj, related: Related, target_type: TargetType, problem: str, name: str
+) -> TargetState:
+    trigger = time_or(created(obj))
+    if problem:
+        return TargetState(waiting=Waiting(trigger_time=trigger, reason=problem))
+    classify = CLASSIFIERS.get(get_str(obj, "kind"))
+    if classify is None:
+        reason = f"{name}: kind {get_str(obj, 'kind')!r} is not one tiltrun judges"
+        return TargetState(waiting=Waiting(trigger_time=trigger, reason=reason))
+    state = classify(obj, related)
+    ended = state.terminated
+    if target_type is TargetType.SERVER and ended is not None and not ended.error:
+        error = f"{name} finished without error, but a server is expected to keep running"
+        return TargetState(terminated=Terminated(ended.start_time, ended.finish_time, error))
+    return state

@@ -1,0 +1,81 @@
+"""kopf handlers: the thin layer between watch streams and the engine.
+
+Only ``@kopf.on.event`` and ``@kopf.index`` handlers are registered. Neither adds
+finalizers or writes kopf's bookkeeping anywhere, so the operator never writes to a
+workload, and a TiltRun stays deletable while the operator is down. The indexes
+exist for one of kopf's guarantees: no event handler runs before every watched kind
+has been listed, so no run is judged on half a picture after a restart.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from typing import Any
+
+import kopf
+
+from tiltrun.api.model import GROUP, PLURAL, VERSION
+from tiltrun.engine.engine import Engine
+from tiltrun.engine.writer import ClusterWriter
+
+log = logging.getLogger(__name__)
+
+#: (group/version, plural, Kind) of everything the engine watches besides TiltRuns.
+WATCHED = (
+    ("apps/v1", "deployments", "Deployment"),
+    ("apps/v1", "statefulsets", "StatefulSet"),
+    ("apps/v1", "daemonsets", "DaemonSet"),
+    ("apps/v1", "replicasets", "ReplicaSet"),
+    ("batch/v1", "jobs", "Job"),
+    ("v1", "pods", "Pod"),
+)
+
+
+@kopf.on.startup()
+async def start_engine(settings: kopf.OperatorSettings, memo: kopf.Memo, **_: Any) -> None:
+    """Configure kopf explicitly and start the engine's loop."""
+    from tiltrun.wiring.client import api_client
+
+    settings.posting.enabled = False  # our own Events are about TiltRuns, not kopf's logs
+    settings.peering.standalone = True  # see docs/operations.md on running one replica
+    settings.watching.server_timeout = 300
+    settings.watching.client_timeout = 330
+    settings.scanning.disabled = True  # the CRD must exist at start; see check_crd()
+    engine = Engine(ClusterWriter(api_client()))
+    memo["engine"] = engine
+    memo["engine_task"] = asyncio.get_running_loop().create_task(engine.run(), name="engine")
+
+
+@kopf.on.cleanup()
+async def stop_engine(memo: kopf.Memo, **_: Any) -> None:
+    task = memo.get("engine_task")
+    if task is not None:
+        task.cancel()
+
+
+@kopf.on.event(GROUP, VERSION, PLURAL)
+def tiltrun_event(event: kopf.RawEvent, memo: kopf.Memo, **_: Any) -> None:
+    memo["engine"].observe_run(event.get("type"), dict(event["object"]))
+
+
+@kopf.index(GROUP, VERSION, PLURAL)
+def tiltruns_listed(**_: Any) -> dict[str, Any]:
+    return {}
+
+
+def _register(api_version: str, plural: str, kind: str) -> None:
+    group, _, version = api_version.rpartition("/")
+
+    def on_event(event: kopf.RawEvent, memo: kopf.Memo, **_: Any) -> None:
+        memo["engine"].observe(kind, event.get("type"), dict(event["object"]))
+
+    def listed(**_: Any) -> dict[str, Any]:
+        return {}
+
+    kopf.on.event(group or "", version, plural, id=f"{plural}-event")(on_event)
+    kopf.index(group or "", version, plural, id=f"{plural}-listed")(listed)
+
+
+for _api_version, _plural, _kind in WATCHED:
+    _register(_api_version, _plural, _kind)
