@@ -1,9 +1,10 @@
 """Shared fixtures: a real Kubernetes control plane, and a fresh namespace per test.
 
 The cluster is the one named by ``TILTRUN_TEST_KUBECONFIG`` when that is set (a kind
-cluster on a laptop, say); otherwise the ``test`` dev cluster, started on first use
-and stopped when the run ends, unless it was already up before the run or
-``TILTRUN_KEEP_CLUSTER=1``. With pytest-xdist every worker shares that one cluster.
+cluster on a laptop, say); otherwise the ``test`` dev cluster, started on first use.
+The run that started it stops it at the end (unless ``TILTRUN_KEEP_CLUSTER=1``); a
+cluster that was already up is reused and left up. With pytest-xdist every worker
+shares that one cluster.
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ import fcntl
 import json
 import os
 import subprocess
+import sys
 import time
 import uuid
 from collections.abc import Callable, Iterator
@@ -32,21 +34,24 @@ def _is_controller(config: pytest.Config) -> bool:
     return not hasattr(config, "workerinput")
 
 
+def _owner_file() -> Path:
+    return cache_dir() / "clusters" / f".{TEST_CLUSTER}.owner"
+
+
 def pytest_configure(config: pytest.Config) -> None:
-    if _is_controller(config) and not os.environ.get("TILTRUN_TEST_KUBECONFIG"):
-        config.stash[_was_up] = DevCluster(TEST_CLUSTER, log=lambda _: None).is_up()
+    # One id per pytest run, inherited by xdist workers: whoever starts the cluster
+    # writes it down, and only that run stops the cluster at the end.
+    if _is_controller(config):
+        os.environ.setdefault("TILTRUN_TEST_RUN_ID", uuid.uuid4().hex)
 
 
 def pytest_sessionfinish(session: pytest.Session) -> None:
-    config = session.config
-    if not _is_controller(config) or os.environ.get("TILTRUN_TEST_KUBECONFIG"):
+    if not _is_controller(session.config) or os.environ.get("TILTRUN_KEEP_CLUSTER") == "1":
         return
-    if config.stash.get(_was_up, True) or os.environ.get("TILTRUN_KEEP_CLUSTER") == "1":
-        return
-    DevCluster(TEST_CLUSTER, log=lambda _: None).down(quiet=True)
-
-
-_was_up = pytest.StashKey[bool]()
+    owner = _owner_file()
+    if owner.is_file() and owner.read_text() == os.environ.get("TILTRUN_TEST_RUN_ID"):
+        DevCluster(TEST_CLUSTER, log=lambda _: None).down(quiet=True)
+        owner.unlink(missing_ok=True)
 
 
 @dataclass(frozen=True)
@@ -61,7 +66,10 @@ class Cluster:
     ) -> subprocess.CompletedProcess[str]:
         result = subprocess.run(
             [self.kubectl_path, f"--kubeconfig={self.kubeconfig}", *args],
-            input=input, capture_output=True, text=True, timeout=timeout,
+            input=input,
+            capture_output=True,
+            text=True,
+            timeout=timeout,
         )
         if check and result.returncode != 0:
             raise AssertionError(f"kubectl {' '.join(args)} failed: {result.stderr}")
@@ -88,12 +96,16 @@ def cluster() -> Cluster:
     lock_path.parent.mkdir(parents=True, exist_ok=True)
     with lock_path.open("w") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)  # xdist workers: one starts it, the rest reuse it
-        state = DevCluster(TEST_CLUSTER, log=lambda _: None).up()
+        dev = DevCluster(TEST_CLUSTER, log=lambda _: None)
+        if not dev.is_up():
+            _owner_file().write_text(os.environ.get("TILTRUN_TEST_RUN_ID", ""))
+        state = dev.up()
     return Cluster(state.kubeconfig, kubectl)
 
 
-def wait_for(check: Callable[[], Any], timeout: float = 30, interval: float = 0.2,
-             what: str = "condition") -> Any:
+def wait_for(
+    check: Callable[[], Any], timeout: float = 30, interval: float = 0.2, what: str = "condition"
+) -> Any:
     """Return the first truthy result of ``check``; fail the test after ``timeout``."""
     deadline = time.monotonic() + timeout
     last: Any = None
@@ -122,3 +134,92 @@ def namespace(cluster: Cluster, request: pytest.FixtureRequest) -> Iterator[str]
 
 
 FIXTURES = Path(__file__).parent / "fixtures"
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+@pytest.fixture(scope="session")
+def crd(cluster: Cluster) -> str:
+    """The TiltRun CRD, applied from crds/ and Established."""
+    cluster.kubectl(
+        "apply", "--server-side", "--force-conflicts", "-f", str(REPO / "crds" / "tiltrun.yaml")
+    )
+    cluster.kubectl("wait", "--for=condition=Established", "--timeout=30s", "crd/tiltruns.tilt.dev")
+    return "tiltruns.tilt.dev"
+
+
+class OperatorProcess:
+    """``tiltrun operator`` as a real process, watching one namespace."""
+
+    def __init__(self, cluster: Cluster, namespaces: list[str], log_path: Path) -> None:
+        self.cluster = cluster
+        self.namespaces = namespaces
+        self.log_path = log_path
+        self.proc: subprocess.Popen[bytes] | None = None
+
+    def start(self, *extra: str) -> OperatorProcess:
+        args = [sys.executable, "-m", "tiltrun", "operator"]
+        for ns in self.namespaces:
+            args += ["--namespace", ns]
+        with self.log_path.open("ab") as log:
+            self.proc = subprocess.Popen(
+                [*args, *extra],
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                env={**os.environ, "KUBECONFIG": self.cluster.kubeconfig},
+            )
+        return self
+
+    def stop(self) -> None:
+        """SIGTERM, as Kubernetes stops a pod; SIGKILL if it does not go in time."""
+        if self.proc and self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+        self.proc = None
+
+    @property
+    def pid(self) -> int:
+        assert self.proc is not None
+        return self.proc.pid
+
+    def log(self) -> str:
+        return self.log_path.read_text(errors="replace")
+
+
+@pytest.fixture
+def operator(
+    cluster: Cluster, crd: str, namespace: str, tmp_path: Path
+) -> Iterator[OperatorProcess]:
+    """The operator, scoped to this test's namespace so tests can run side by side."""
+    proc = OperatorProcess(cluster, [namespace], tmp_path / "operator.log").start()
+    yield proc
+    proc.stop()
+
+
+def tiltrun(
+    name: str,
+    *,
+    exit_condition: str = "ci",
+    ci: dict[str, Any] | None = None,
+    selector: dict[str, Any] | None = None,
+) -> dict[str, Any]:
+    """A TiltRun manifest; with no selector it selects ``tilt.dev/run: <name>``."""
+    spec: dict[str, Any] = {"tiltfilePath": "./Tiltfile", "exitCondition": exit_condition}
+    if ci:
+        spec["ci"] = ci
+    if selector:
+        spec["selector"] = selector
+    return {
+        "apiVersion": "tilt.dev/v1alpha1",
+        "kind": "TiltRun",
+        "metadata": {"name": name},
+        "spec": spec,
+    }
+
+
+def workload_labels(run: str, **extra: str) -> dict[str, str]:
+    return {"tilt.dev/run": run, **extra}

@@ -12,8 +12,7 @@ pytestmark = pytest.mark.cluster
 
 
 def _condition(obj: dict, kind: str) -> dict | None:
-    return next((c for c in obj.get("status", {}).get("conditions", []) if c["type"] == kind),
-                None)
+    return next((c for c in obj.get("status", {}).get("conditions", []) if c["type"] == kind), None)
 
 
 def _when(obj: dict, test: Callable[[dict], object]) -> dict | None:
@@ -24,31 +23,42 @@ def _when(obj: dict, test: Callable[[dict], object]) -> dict | None:
 def _deployment(name: str, replicas: int = 2, labels: dict | None = None) -> dict:
     pod_labels = {"app": name, **(labels or {})}
     return {
-        "apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": name},
+        "apiVersion": "apps/v1",
+        "kind": "Deployment",
+        "metadata": {"name": name},
         "spec": {
             "replicas": replicas,
             "selector": {"matchLabels": {"app": name}},
-            "template": {"metadata": {"labels": pod_labels},
-                         "spec": {"containers": [{"name": "app", "image": "nginx:1.27"}]}},
+            "template": {
+                "metadata": {"labels": pod_labels},
+                "spec": {"containers": [{"name": "app", "image": "nginx:1.27"}]},
+            },
         },
     }
 
 
 def _job(name: str, labels: dict | None = None, backoff: int = 6) -> dict:
     return {
-        "apiVersion": "batch/v1", "kind": "Job", "metadata": {"name": name},
+        "apiVersion": "batch/v1",
+        "kind": "Job",
+        "metadata": {"name": name},
         "spec": {
             "backoffLimit": backoff,
-            "template": {"metadata": {"labels": labels or {}},
-                         "spec": {"restartPolicy": "Never",
-                                  "containers": [{"name": "main", "image": "busybox"}]}},
+            "template": {
+                "metadata": {"labels": labels or {}},
+                "spec": {
+                    "restartPolicy": "Never",
+                    "containers": [{"name": "main", "image": "busybox"}],
+                },
+            },
         },
     }
 
 
 def _pod(name: str, behavior: str) -> dict:
     return {
-        "apiVersion": "v1", "kind": "Pod",
+        "apiVersion": "v1",
+        "kind": "Pod",
         "metadata": {"name": name, "labels": {"fake.tilt.dev/behavior": behavior}},
         "spec": {"containers": [{"name": "app", "image": "example.invalid/app:1"}]},
     }
@@ -62,8 +72,10 @@ def test_api_server_reports_its_pinned_version(cluster: Cluster) -> None:
 def test_deployment_becomes_available(cluster: Cluster, namespace: str) -> None:
     cluster.apply([_deployment("web", replicas=2)], namespace)
     deploy = wait_for(
-        lambda: _when(cluster.get("deployment", "web", "-n", namespace),
-                      lambda d: d.get("status", {}).get("availableReplicas") == 2),
+        lambda: _when(
+            cluster.get("deployment", "web", "-n", namespace),
+            lambda d: d.get("status", {}).get("availableReplicas") == 2,
+        ),
         what="2 available replicas",
     )
     assert _condition(deploy, "Available")["status"] == "True"
@@ -77,8 +89,9 @@ def test_deployment_becomes_available(cluster: Cluster, namespace: str) -> None:
 def test_job_completes(cluster: Cluster, namespace: str) -> None:
     cluster.apply([_job("migrate")], namespace)
     job = wait_for(
-        lambda: _when(cluster.get("job", "migrate", "-n", namespace),
-                      lambda j: _condition(j, "Complete")),
+        lambda: _when(
+            cluster.get("job", "migrate", "-n", namespace), lambda j: _condition(j, "Complete")
+        ),
         what="Job Complete",
     )
     assert _condition(job, "Complete")["status"] == "True"
@@ -88,8 +101,9 @@ def test_job_completes(cluster: Cluster, namespace: str) -> None:
 def test_failing_job_with_backoff_limit_zero_fails(cluster: Cluster, namespace: str) -> None:
     cluster.apply([_job("bad", labels={"fake.tilt.dev/behavior": "fail"}, backoff=0)], namespace)
     job = wait_for(
-        lambda: _when(cluster.get("job", "bad", "-n", namespace),
-                      lambda j: _condition(j, "Failed")),
+        lambda: _when(
+            cluster.get("job", "bad", "-n", namespace), lambda j: _condition(j, "Failed")
+        ),
         what="Job Failed",
     )
     assert _condition(job, "Failed")["reason"] == "BackoffLimitExceeded"
@@ -103,7 +117,8 @@ def test_crash_looping_pod_restarts_over_time(cluster: Cluster, namespace: str) 
 
     def container() -> dict | None:
         statuses = cluster.get("pod", "crash", "-n", namespace)["status"].get(
-            "containerStatuses") or [{}]
+            "containerStatuses"
+        ) or [{}]
         return statuses[0] if statuses[0].get("restartCount") else None
 
     first = wait_for(container, what="a restart")
@@ -119,9 +134,15 @@ def test_crash_looping_pod_restarts_over_time(cluster: Cluster, namespace: str) 
 def test_image_pull_failure_shows_backoff(cluster: Cluster, namespace: str) -> None:
     cluster.apply([_pod("pull", "image-pull-error")], namespace)
     waiting = wait_for(
-        lambda: (s := cluster.get("pod", "pull", "-n", namespace)["status"])
-        .get("containerStatuses", [{}])[0].get("state", {}).get("waiting", {})
-        .get("reason") == "ImagePullBackOff" and s,
+        lambda: (
+            (s := cluster.get("pod", "pull", "-n", namespace)["status"])
+            .get("containerStatuses", [{}])[0]
+            .get("state", {})
+            .get("waiting", {})
+            .get("reason")
+            == "ImagePullBackOff"
+            and s
+        ),
         what="ImagePullBackOff",
     )
     assert waiting["phase"] == "Pending"
@@ -130,8 +151,10 @@ def test_image_pull_failure_shows_backoff(cluster: Cluster, namespace: str) -> N
 def test_never_ready_pod_runs_without_becoming_ready(cluster: Cluster, namespace: str) -> None:
     cluster.apply([_pod("lazy", "never-ready")], namespace)
     pod = wait_for(
-        lambda: _when(cluster.get("pod", "lazy", "-n", namespace),
-                      lambda p: p["status"].get("phase") == "Running"),
+        lambda: _when(
+            cluster.get("pod", "lazy", "-n", namespace),
+            lambda p: p["status"].get("phase") == "Running",
+        ),
         what="phase Running",
     )
     assert _condition(pod, "Ready")["status"] == "False"
@@ -141,7 +164,11 @@ def test_never_ready_pod_runs_without_becoming_ready(cluster: Cluster, namespace
 def test_rbac_refuses_a_service_account_without_a_role(cluster: Cluster, namespace: str) -> None:
     cluster.kubectl("create", "serviceaccount", "nobody", "-n", namespace)
     result = cluster.kubectl(
-        "get", "pods", "-n", namespace, f"--as=system:serviceaccount:{namespace}:nobody",
+        "get",
+        "pods",
+        "-n",
+        namespace,
+        f"--as=system:serviceaccount:{namespace}:nobody",
         check=False,
     )
     assert result.returncode != 0

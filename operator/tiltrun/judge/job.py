@@ -92,7 +92,11 @@ def classify(obj: Obj, related: Related) -> TargetState:
 
 
 def _first_true(obj: Obj, *types: str) -> Obj | None:
-    """The first of the condition ``types`` that is True (the final one before its target)."""
+    """The first of the conditions ``types``, in that order, whose status is True.
+
+    The final condition (``Complete``, ``Failed``) goes first: its transition time is
+    when the Job really ended; the ``*Target`` one only says it is about to.
+    """
     for type_ in types:
         entry = condition(obj, type_)
         if entry is not None and get_str(entry, "status") == "True":

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 from datetime import UTC, datetime
+from types import MappingProxyType
 from typing import Any
 
 from tiltrun.api.model import parse_time
@@ -22,7 +23,7 @@ Obj = Mapping[str, Any]
 #: The last resort when an object carries no usable time at all (see ``time_or``).
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
-_EMPTY: Obj = {}
+_EMPTY: Obj = MappingProxyType({})
 
 
 def as_map(value: object) -> Obj:

@@ -48,6 +48,7 @@ from tiltrun.judge.objects import (
     annotations_of,
     as_map,
     created,
+    get_bool,
     get_str,
     name_of,
     owner_references,
@@ -108,7 +109,7 @@ def is_target(obj: Obj) -> bool:
     if api_version and api_version.rpartition("/")[0] != _GROUPS[kind]:
         return False
     owners = owner_references(obj)
-    if any(ref.get("controller") is True for ref in owners):
+    if any(get_bool(ref, "controller") for ref in owners):
         return False
     return not (kind == "Job" and any(get_str(ref, "kind") == "CronJob" for ref in owners))
 
@@ -144,12 +145,13 @@ def judge(obj: Obj, related: Related | None = None) -> Target:
     fallback_type = default_type(obj)
     try:
         target_type, problem = _target_type(obj)
-        state = _state(obj, related or Related(), target_type, problem, name)
+        related = related if related is not None else Related()
+        state = _state(obj, related, target_type, problem, name)
         return Target(name, target_type, target_resources(obj), state)
     except Exception as exc:  # the hard rule: a bad object must not stop the operator
         reason = f"cannot judge {name}: {type(exc).__name__}: {exc}"
         waiting = Waiting(trigger_time=time_or(created(obj)), reason=reason)
-        return Target(name, fallback_type, (name_of(obj),), TargetState(waiting=waiting))
+        return Target(name, fallback_type, target_resources(obj), TargetState(waiting=waiting))
 
 
 def _target_type(obj: Obj) -> tuple[TargetType, str]:

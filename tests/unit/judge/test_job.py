@@ -114,7 +114,9 @@ def test_fatal_waiting_reason_fails_a_job(reason: str) -> None:
     status["state"] = {"waiting": {"reason": reason, "message": "details"}}
     terminated = judge(scenario.workload, scenario.related).state.terminated
     assert terminated is not None
-    assert terminated.error == f"pod migrate-r3x7p container migrate: {reason} (details), 0 restarts"
+    assert (
+        terminated.error == f"pod migrate-r3x7p container migrate: {reason} (details), 0 restarts"
+    )
 
 
 def test_pods_of_other_jobs_are_ignored() -> None:

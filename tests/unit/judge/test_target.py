@@ -178,7 +178,9 @@ def test_unknown_kind_is_judged_waiting_not_raised() -> None:
     target = judge({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "web"}})
     assert target.name == "configmap/web"
     assert target.state.waiting is not None
-    assert target.state.waiting.reason == "configmap/web: kind 'ConfigMap' is not one tiltrun judges"
+    assert (
+        target.state.waiting.reason == "configmap/web: kind 'ConfigMap' is not one tiltrun judges"
+    )
 
 
 def test_related_defaults_to_nothing() -> None:

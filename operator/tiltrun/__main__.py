@@ -1,0 +1,5 @@
+"""``python -m tiltrun`` is the ``tiltrun`` command."""
+
+from tiltrun.cli.main import cli
+
+cli()
