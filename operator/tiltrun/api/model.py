@@ -23,6 +23,11 @@ RUN_LABEL = "tilt.dev/run"
 RESOURCE_ANNOTATION = "tilt.dev/resource"
 #: Annotation on a workload that overrides its target type (``job`` or ``server``).
 TARGET_TYPE_ANNOTATION = "tilt.dev/target-type"
+#: Per-workload overrides of ``spec.ci`` (see ``judge/policy.py``).
+GRACE_PERIOD_ANNOTATION = "tilt.dev/grace-period"
+FAILURES_ALLOWED_ANNOTATION = "tilt.dev/failures-allowed"
+READINESS_TIMEOUT_ANNOTATION = "tilt.dev/readiness-timeout"
+OPTIONAL_ANNOTATION = "tilt.dev/optional"
 
 
 class ExitCondition(enum.StrEnum):
@@ -78,11 +83,15 @@ class Active:
     start_time: datetime
     ready: bool
     reason: str = ""
+    #: When the target last became ready (``ci.stableFor`` counts from it).
+    ready_since: datetime | None = None
 
     def to_dict(self) -> dict[str, Any]:
         out: dict[str, Any] = {"startTime": micro_time(self.start_time), "ready": self.ready}
         if self.reason:
             out["reason"] = self.reason
+        if self.ready and self.ready_since is not None:
+            out["readySince"] = micro_time(self.ready_since)
         return out
 
 
@@ -136,6 +145,17 @@ class TargetState:
 
 
 @dataclass(frozen=True)
+class TargetPolicy:
+    """A workload's own tolerance, from its annotations; ``None`` defers to ``spec.ci``."""
+
+    grace_period: float | None = None
+    failures_allowed: int | None = None
+    readiness_timeout: float | None = None
+    #: Tracked and shown, but never gates the run.
+    optional: bool = False
+
+
+@dataclass(frozen=True)
 class Target:
     """One workload the run tracks, as the judgement sees it."""
 
@@ -143,14 +163,21 @@ class Target:
     type: TargetType
     resources: tuple[str, ...]
     state: TargetState
+    policy: TargetPolicy = field(default_factory=TargetPolicy)
+    #: Highest container restart count among the target's crash-looping pods: the
+    #: failure is a crash loop that ``failures-allowed`` may tolerate. 0 otherwise.
+    crash_restarts: int = 0
 
     def to_dict(self) -> dict[str, Any]:
-        return {
+        out: dict[str, Any] = {
             "name": self.name,
             "type": str(self.type),
             "resources": list(self.resources),
             "state": self.state.to_dict(),
         }
+        if self.policy.optional:
+            out["optional"] = True
+        return out
 
 
 @dataclass(frozen=True)
@@ -160,6 +187,12 @@ class CISettings:
     timeout: float = 30 * 60
     readiness_timeout: float = 5 * 60
     grace_period: float = 0
+    #: Container restarts tolerated per pod before a crash loop counts as a failure.
+    failures_allowed: int = 0
+    #: A server must stay ready this long before it counts as satisfied.
+    stable_for: float = 0
+    #: Target names (``deployment/api``) or resource names that must exist to succeed.
+    expect: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)

@@ -35,6 +35,9 @@ def read_spec(run: dict[str, Any]) -> RunSpec:
             timeout=parse_duration(ci.get("timeout", DEFAULT_TIMEOUT)),
             readiness_timeout=parse_duration(ci.get("readinessTimeout", DEFAULT_READINESS_TIMEOUT)),
             grace_period=parse_duration(ci.get("gracePeriod", DEFAULT_GRACE_PERIOD)),
+            failures_allowed=_non_negative(ci.get("failuresAllowed", 0)),
+            stable_for=parse_duration(ci.get("stableFor", "0")),
+            expect=tuple(str(name) for name in ci.get("expect") or ()),
         )
     except ValueError as err:
         raise SpecError(f"spec.ci: {err}") from None
@@ -44,3 +47,9 @@ def read_spec(run: dict[str, Any]) -> RunSpec:
         selector=selector,
         ci=settings,
     )
+
+
+def _non_negative(value: object) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+        raise ValueError(f"failuresAllowed {value!r} is not a whole number of 0 or more")
+    return value

@@ -93,7 +93,7 @@ def desired_status(
         "pid": pid,
         "startTime": micro_time(start_time),
         "observedGeneration": generation,
-        "targets": [t.to_dict() for t in targets],
+        "targets": [_with_grace(t.to_dict(), verdict) for t in targets],
         "done": verdict.done,
         "error": verdict.error,
         "summary": verdict.summary,
@@ -126,3 +126,11 @@ def failing_names(status: Obj | None) -> set[str]:
 
 def is_done(status: Obj | None) -> bool:
     return bool((status or {}).get("done"))
+
+
+def _with_grace(target: Obj, verdict: Verdict) -> Obj:
+    """Put the exit logic's tolerance (``state.grace``) on a failing target."""
+    grace = verdict.grace.get(target["name"])
+    if grace is not None:
+        target["state"]["grace"] = dict(grace)
+    return target

@@ -50,13 +50,32 @@ Decisions the contract left open:
 - ``manual`` mode applies no timeouts: ``failing`` holds targets terminated with an error
   beyond their grace period, and ``wake_at`` is only the next grace expiry, so a retrying
   target turns failing on time.
+
+Tolerance (per workload, issue "customizable exit conditions"):
+
+- Each target's ``gracePeriod``, ``failuresAllowed`` and ``readinessTimeout`` come from
+  its annotations when set (``Target.policy``), else from ``spec.ci``.
+- A failure is *tolerated* (the target is retrying) while it is inside its grace period,
+  or while it is a crash loop whose restart count is within ``failuresAllowed``. Only a
+  crash loop (``CrashLoopBackOff``) spends restarts: an image that cannot be pulled or a
+  Job that failed is not made better by waiting for restarts. ``Verdict.grace`` says,
+  per failing target with a budget, ``tolerated`` or ``exceeded``, with the restart
+  count and the budget, so the status explains why the run has not failed yet.
+- An optional target (``tilt.dev/optional: "true"``) is judged and shown but never
+  counted: it cannot fail, hold up or satisfy a run. Its failures are named in the
+  summary and in ``Verdict.optional_failing``.
+- ``ci.stableFor``: a ready server counts as satisfied only once it has stayed ready that
+  long (from ``active.ready_since``); a readiness flap restarts the window.
+- ``ci.expect``: every listed name (a target name such as ``deployment/api`` or a
+  resource name) must be present among the targets, or the run cannot succeed; a
+  missing one is counted as unsatisfied (``expected, not found yet``).
 """
 
 from __future__ import annotations
 
 import enum
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -127,6 +146,10 @@ class Verdict:
     outcome: Outcome = Outcome.RUNNING
     #: Why, as one CamelCase word (see ``Reason``).
     reason: Reason = Reason.WAITING
+    #: Per failing target with a tolerance budget: ``{status, restarts, budget}``.
+    grace: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
+    #: Optional targets failing now; reported, never gating.
+    optional_failing: tuple[str, ...] = ()
 
     @property
     def progress(self) -> str:
@@ -197,6 +220,8 @@ class _Assessment:
     wake_at: datetime | None = None
     #: The failure is a readiness timeout rather than a terminated target.
     not_ready: bool = False
+    #: Tolerance of a failing target with a budget: ``{status, restarts, budget}``.
+    grace: Mapping[str, Any] | None = None
 
 
 def decide(
@@ -207,11 +232,20 @@ def decide(
     ``start_time`` is the run's ``status.startTime``. All datetimes must be timezone-aware.
     """
     ci = spec.exit_condition == ExitCondition.CI
+    enabled = [t for t in targets if not t.state.disabled]
     assessed = [
-        _assess(target, spec.ci, now=now, timeouts=ci)
-        for target in targets
-        if not target.state.disabled
+        _assess(target, _settings_for(target, spec.ci), now=now, timeouts=ci)
+        for target in enabled
+        if not target.policy.optional
     ]
+    assessed += [_missing(name) for name in spec.ci.expect if not _present(name, targets)]
+    optional = [
+        _assess(target, _settings_for(target, spec.ci), now=now, timeouts=ci)
+        for target in enabled
+        if target.policy.optional
+    ]
+    optional_failing = _by_failure(a for a in optional if a.status is _Status.FAILING)
+    grace = {a.name: a.grace for a in [*assessed, *optional] if a.grace is not None}
     total = len(assessed)
     satisfied = sum(a.status is _Status.SATISFIED for a in assessed)
     failing = _by_failure(a for a in assessed if a.status is _Status.FAILING)
@@ -229,6 +263,10 @@ def decide(
     else:
         summary = _waiting_on(unsatisfied, total)
         reason = Reason.FAILING if failing else Reason.RETRYING if retrying else Reason.WAITING
+    if optional_failing:
+        summary += "; optional: " + ", ".join(
+            f"{a.name} ({a.detail})" for a in optional_failing[:SUMMARY_NAMES]
+        )
     running = Verdict(
         done=False,
         error="",
@@ -237,9 +275,11 @@ def decide(
         total=total,
         failing=tuple(a.name for a in failing),
         retrying=tuple(a.name for a in retrying),
-        wake_at=_earliest(a.wake_at for a in assessed),
+        wake_at=_earliest(a.wake_at for a in [*assessed, *optional]),
         outcome=Outcome.RUNNING,
         reason=reason,
+        grace=grace,
+        optional_failing=tuple(a.name for a in optional_failing),
     )
     if not ci:
         return running
@@ -305,16 +345,25 @@ def _assess(target: Target, ci: CISettings, *, now: datetime, timeouts: bool) ->
         grace_end = _after(terminated.start_time, ci.grace_period)
         # A period of 0 means no grace, whatever the clocks say; one reaching past year
         # 9999 (grace_end None) never ends.
-        if ci.grace_period > 0 and (grace_end is None or now < grace_end):
+        in_grace = ci.grace_period > 0 and (grace_end is None or now < grace_end)
+        restarts = target.crash_restarts
+        in_restarts = 0 < restarts <= ci.failures_allowed
+        budget = _budget(ci)
+        if in_grace or in_restarts:
             since = _clock(terminated.finish_time, now)
+            spent = f"{restarts} of {ci.failures_allowed} restarts, " if in_restarts else ""
             return _Assessment(
                 name,
                 _Status.RETRYING,
                 detail=f"retrying: {_one_line(failure)}",
-                evidence=f"retrying: {_one_line(failure, limit=None)}, failing since {since}",
+                evidence=(
+                    f"retrying ({spent}budget {budget}): {_one_line(failure, limit=None)}, "
+                    f"failing since {since}"
+                ),
                 failure=failure,
                 failed_at=terminated.finish_time,
-                wake_at=grace_end,
+                wake_at=grace_end if in_grace else None,
+                grace={"status": "tolerated", "restarts": restarts, "budget": budget},
             )
         return _Assessment(
             name,
@@ -323,6 +372,9 @@ def _assess(target: Target, ci: CISettings, *, now: datetime, timeouts: bool) ->
             evidence=f"failed: {_one_line(failure, limit=None)}",
             failure=failure,
             failed_at=terminated.finish_time,
+            grace=(
+                {"status": "exceeded", "restarts": restarts, "budget": budget} if budget else None
+            ),
         )
 
     if state.active is not None:
@@ -333,6 +385,17 @@ def _assess(target: Target, ci: CISettings, *, now: datetime, timeouts: bool) ->
                 name, _Status.PENDING, detail="running", evidence=f"running since {since}"
             )
         if active.ready:
+            stable_until = _after(active.ready_since or active.start_time, ci.stable_for)
+            if ci.stable_for > 0 and (stable_until is None or now < stable_until):
+                must = f"ready, must stay ready for {format_duration(ci.stable_for)}"
+                since = _clock(active.ready_since or active.start_time, now)
+                return _Assessment(
+                    name,
+                    _Status.PENDING,
+                    detail=must,
+                    evidence=f"{must}, ready since {since}",
+                    wake_at=stable_until,
+                )
             return _Assessment(name, _Status.SATISFIED, detail="ready", evidence="ready")
         deadline = (
             _after(active.start_time, ci.readiness_timeout)
@@ -373,6 +436,40 @@ def _assess(target: Target, ci: CISettings, *, now: datetime, timeouts: bool) ->
 
     # Judges always set a state; if one has not yet, this target must not let a run pass.
     return _Assessment(name, _Status.PENDING, detail="no status yet", evidence="no status yet")
+
+
+def _settings_for(target: Target, ci: CISettings) -> CISettings:
+    """``spec.ci`` with the target's own annotations applied on top."""
+    policy = target.policy
+    return replace(
+        ci,
+        grace_period=ci.grace_period if policy.grace_period is None else policy.grace_period,
+        failures_allowed=(
+            ci.failures_allowed if policy.failures_allowed is None else policy.failures_allowed
+        ),
+        readiness_timeout=(
+            ci.readiness_timeout if policy.readiness_timeout is None else policy.readiness_timeout
+        ),
+    )
+
+
+def _budget(ci: CISettings) -> str:
+    """The tolerance a failure is measured against, e.g. ``30s or 3 restarts``."""
+    parts = []
+    if ci.grace_period > 0:
+        parts.append(format_duration(ci.grace_period))
+    if ci.failures_allowed > 0:
+        parts.append(f"{ci.failures_allowed} restarts")
+    return " or ".join(parts)
+
+
+def _present(name: str, targets: Sequence[Target]) -> bool:
+    return any(t.name == name or name in t.resources for t in targets)
+
+
+def _missing(name: str) -> _Assessment:
+    detail = "expected, not found yet"
+    return _Assessment(name, _Status.PENDING, detail=detail, evidence=detail)
 
 
 def _by_failure(assessed: Iterable[_Assessment]) -> list[_Assessment]:

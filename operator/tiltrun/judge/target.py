@@ -19,6 +19,13 @@ short module per kind (``deployment``, ``statefulset``, ``daemonset``, ``job``,
 - **resources**: the annotation ``tilt.dev/resource`` split on commas, blanks
   stripped, empty entries and repeats dropped; when that leaves nothing, the
   object's name.
+- **policy**: the workload's own tolerance annotations (``judge/policy.py``); a
+  malformed one holds the target waiting, like a bad type annotation.
+- **crash restarts**: when the target failed because a container is in
+  ``CrashLoopBackOff``, the highest restart count among those containers, so the exit
+  logic can weigh it against ``failures-allowed``.
+- **ready since**: for a ready server, the latest ``Ready`` transition among its ready
+  pods: when it last became ready, which ``ci.stableFor`` counts from.
 
 Robustness is a hard rule: ``judge`` never raises. The readers in ``objects`` make
 missing or odd fields read as absent, and, should something slip through anyway,
@@ -32,10 +39,12 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from datetime import datetime
 
 from tiltrun.api.model import (
     RESOURCE_ANNOTATION,
     TARGET_TYPE_ANNOTATION,
+    Active,
     Target,
     TargetState,
     TargetType,
@@ -47,13 +56,18 @@ from tiltrun.judge.objects import (
     Obj,
     annotations_of,
     as_map,
+    condition,
     created,
     get_bool,
+    get_int,
     get_str,
+    get_time,
+    latest,
     name_of,
     owner_references,
     time_or,
 )
+from tiltrun.judge.policy import read_policy
 from tiltrun.judge.pods import is_job_pod
 
 
@@ -144,10 +158,22 @@ def judge(obj: Obj, related: Related | None = None) -> Target:
     name = target_name(obj)
     fallback_type = default_type(obj)
     try:
-        target_type, problem = _target_type(obj)
+        target_type, type_problem = _target_type(obj)
+        policy, policy_problems = read_policy(annotations_of(obj))
+        problem = "; ".join(p for p in (type_problem, *policy_problems) if p)
         related = related if related is not None else Related()
         state = _state(obj, related, target_type, problem, name)
-        return Target(name, target_type, target_resources(obj), state)
+        pods = [obj] if get_str(obj, "kind") == "Pod" else list(related.pods)
+        if state.active is not None and state.active.ready:
+            since = _ready_since(pods)
+            if since is not None:
+                state = TargetState(
+                    active=Active(
+                        state.active.start_time, True, state.active.reason, ready_since=since
+                    )
+                )
+        restarts = _crash_restarts(pods) if state.failed else 0
+        return Target(name, target_type, target_resources(obj), state, policy, restarts)
     except Exception as exc:  # the hard rule: a bad object must not stop the operator
         reason = f"cannot judge {name}: {type(exc).__name__}: {exc}"
         waiting = Waiting(trigger_time=time_or(created(obj)), reason=reason)
@@ -182,3 +208,36 @@ def _state(
         error = f"{name} finished without error, but a server is expected to keep running"
         return TargetState(terminated=Terminated(ended.start_time, ended.finish_time, error))
     return state
+
+
+def _containers(pod: Obj) -> list[Obj]:
+    status = as_map(pod.get("status"))
+    out: list[Obj] = []
+    for key in ("initContainerStatuses", "containerStatuses"):
+        value = status.get(key)
+        if isinstance(value, list):
+            out += [as_map(c) for c in value]
+    return out
+
+
+def _crash_restarts(pods: Sequence[Obj]) -> int:
+    """Highest restart count among containers waiting in CrashLoopBackOff; 0 if none."""
+    return max(
+        (
+            get_int(c, "restartCount")
+            for pod in pods
+            for c in _containers(as_map(pod))
+            if get_str(c, "state", "waiting", "reason") == "CrashLoopBackOff"
+        ),
+        default=0,
+    )
+
+
+def _ready_since(pods: Sequence[Obj]) -> datetime | None:
+    """When the last of the ready pods became ready: the target's ready-since instant."""
+    times = []
+    for pod in pods:
+        ready = condition(as_map(pod), "Ready")
+        if ready and ready.get("status") == "True":
+            times.append(get_time(ready, "lastTransitionTime"))
+    return latest(times)

@@ -230,7 +230,7 @@ def test_rule5_timeout_names_what_was_waiting_not_ready_or_retrying_and_since_wh
     assert verdict.reason is Reason.TIMED_OUT
     assert verdict.error == (
         "timed out after 30m; still waiting on: "
-        "deployment/api (retrying: CrashLoopBackOff, failing since 22:29:10Z), "
+        "deployment/api (retrying (budget 5m): CrashLoopBackOff, failing since 22:29:10Z), "
         "deployment/db (0/1 ready, active since 22:02:00Z), "
         "deployment/web (ContainerCreating, waiting since 22:01:03Z), "
         "job/migrate (running since 22:03:20Z)"
