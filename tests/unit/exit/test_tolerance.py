@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 from dataclasses import replace
+from typing import Any
 
 import pytest
 
 from tests.unit.exit.exit_targets import at, failed, job, ok, server, spec, waiting
-from tiltrun.api.model import Active, CISettings, Target, TargetPolicy, TargetState
+from tiltrun.api.model import Active, CISettings, RunSpec, Target, TargetPolicy, TargetState
 from tiltrun.judge.exit import Outcome, decide
 from tiltrun.judge.policy import read_policy
 
@@ -22,15 +23,15 @@ def crashing(name: str, restarts: int, policy: TargetPolicy | None = None) -> Ta
     )
 
 
-def ci(**settings: object) -> object:
-    base = spec()
-    return replace(base, ci=replace(CISettings(), **settings))  # type: ignore[arg-type]
+def ci(**settings: Any) -> RunSpec:
+    """The default spec with these ``spec.ci`` settings."""
+    return replace(spec(), ci=replace(CISettings(), **settings))
 
 
 def test_failures_allowed_tolerates_a_crash_loop_within_its_restarts() -> None:
     verdict = decide(
         ci(failures_allowed=3),
-        [crashing("deployment/web", 2)],  # type: ignore[arg-type]
+        [crashing("deployment/web", 2)],
         start_time=at(0),
         now=at(6),
     )
@@ -46,7 +47,7 @@ def test_failures_allowed_tolerates_a_crash_loop_within_its_restarts() -> None:
 def test_failures_allowed_exceeded_fails_the_run_and_says_so() -> None:
     verdict = decide(
         ci(failures_allowed=3),
-        [crashing("deployment/web", 4)],  # type: ignore[arg-type]
+        [crashing("deployment/web", 4)],
         start_time=at(0),
         now=at(6),
     )
@@ -63,7 +64,7 @@ def test_without_failures_allowed_the_first_crash_fails_fast() -> None:
 
 def test_failures_allowed_never_tolerates_a_failure_that_is_not_a_crash_loop() -> None:
     pull = server("deployment/web", failed("pod web-1 container app: ImagePullBackOff"))
-    verdict = decide(ci(failures_allowed=5), [pull], start_time=at(0), now=at(6))  # type: ignore[arg-type]
+    verdict = decide(ci(failures_allowed=5), [pull], start_time=at(0), now=at(6))
     assert verdict.done and verdict.failing == ("deployment/web",)
 
 
@@ -73,7 +74,7 @@ def test_workload_annotation_overrides_spec_ci() -> None:
     lenient = crashing("deployment/api", 2, TargetPolicy(failures_allowed=5))
     verdict = decide(
         ci(failures_allowed=3),
-        [strict, lenient],  # type: ignore[arg-type]
+        [strict, lenient],
         start_time=at(0),
         now=at(6),
     )
@@ -123,34 +124,34 @@ def _ready(since: float) -> Target:
 
 def test_stable_for_delays_success_until_the_server_stayed_ready() -> None:
     settings = ci(stable_for=30)
-    early = decide(settings, [_ready(5)], start_time=at(0), now=at(20))  # type: ignore[arg-type]
+    early = decide(settings, [_ready(5)], start_time=at(0), now=at(20))
     assert not early.done and early.wake_at == at(35)
     assert "must stay ready for 30s" in early.summary
-    on_time = decide(settings, [_ready(5)], start_time=at(0), now=at(35))  # type: ignore[arg-type]
+    on_time = decide(settings, [_ready(5)], start_time=at(0), now=at(35))
     assert on_time.done and on_time.outcome is Outcome.SUCCEEDED
 
 
 def test_stable_for_window_restarts_after_a_readiness_flap() -> None:
     """A flap moves readySince forward, so the window starts again from it."""
     settings = ci(stable_for=30)
-    flapped = decide(settings, [_ready(25)], start_time=at(0), now=at(40))  # type: ignore[arg-type]
+    flapped = decide(settings, [_ready(25)], start_time=at(0), now=at(40))
     assert not flapped.done and flapped.wake_at == at(55)
 
 
 def test_expect_holds_success_until_the_expected_workload_appears() -> None:
     settings = ci(expect=("deployment/api",))
-    without = decide(settings, [job("job/migrate", ok())], start_time=at(0), now=at(5))  # type: ignore[arg-type]
+    without = decide(settings, [job("job/migrate", ok())], start_time=at(0), now=at(5))
     assert not without.done and without.progress == "1/2"
     assert "deployment/api (expected, not found yet)" in without.summary
     api = server("deployment/api", TargetState(active=Active(at(0), ready=True)))
-    both = decide(settings, [job("job/migrate", ok()), api], start_time=at(0), now=at(6))  # type: ignore[arg-type]
+    both = decide(settings, [job("job/migrate", ok()), api], start_time=at(0), now=at(6))
     assert both.done and both.outcome is Outcome.SUCCEEDED
 
 
 def test_expect_matches_resource_names_too() -> None:
     settings = ci(expect=("migrate",))
     migrate = replace(job("job/migrate", ok()), resources=("migrate",))
-    verdict = decide(settings, [migrate], start_time=at(0), now=at(5))  # type: ignore[arg-type]
+    verdict = decide(settings, [migrate], start_time=at(0), now=at(5))
     assert verdict.done and verdict.outcome is Outcome.SUCCEEDED
 
 
