@@ -223,3 +223,22 @@ def tiltrun(
 
 def workload_labels(run: str, **extra: str) -> dict[str, str]:
     return {"tilt.dev/run": run, **extra}
+
+
+def start_run(cluster: Cluster, namespace: str, run: dict[str, Any]) -> dict[str, Any]:
+    """Create a TiltRun and wait until the operator has taken it up (``startTime`` set).
+
+    Tests whose workloads change fast (a pod that crashes, then recovers) apply them
+    only after this, so the operator sees every transition, whatever its start-up time.
+    """
+    cluster.apply([run], namespace)
+    name = run["metadata"]["name"]
+    stored: dict[str, Any] = wait_for(
+        lambda: (
+            (r := cluster.get("tiltrun", name, "-n", namespace)).get("status", {}).get("startTime")
+            and r
+        ),
+        what=f"the operator to take up tiltrun {name}",
+        timeout=60,
+    )
+    return stored

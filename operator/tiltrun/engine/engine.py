@@ -46,6 +46,7 @@ class Engine:
         pid: int | None = None,
         coalesce: float = COALESCE_SECONDS,
         on_patch: Callable[[RunKey, float], None] | None = None,
+        on_reconcile: Callable[[RunKey, float, Outcome], None] | None = None,
     ) -> None:
         self.store = Store()
         self._writer = writer
@@ -53,6 +54,8 @@ class Engine:
         self._pid = os.getpid() if pid is None else pid
         self._coalesce = coalesce
         self._on_patch = on_patch
+        # Called after each recompute with the seconds the judgement took (no I/O in it).
+        self._on_reconcile = on_reconcile
         self._dirty: set[RunKey] = set()
         self._wake = asyncio.Event()
         self._timers: dict[RunKey, asyncio.TimerHandle] = {}
@@ -122,6 +125,7 @@ class Engine:
         run = self.store.runs.get(key)
         if run is None or key in self._finished:
             return
+        judging = asyncio.get_running_loop().time()
         now = self._clock()
         stored = self._stored.get(key, {})
         desired = desired_status(
@@ -133,6 +137,8 @@ class Engine:
             previous_conditions=stored.get("conditions") or [],
         )
         verdict = desired.verdict
+        if self._on_reconcile:
+            self._on_reconcile(key, asyncio.get_running_loop().time() - judging, verdict.outcome)
         self._schedule(key, verdict.wake_at, now)
         wanted = comparable(desired.status)
         if wanted == stored:

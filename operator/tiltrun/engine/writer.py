@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any, Protocol
 
@@ -34,11 +35,18 @@ class Writer(Protocol):
 
 
 class ClusterWriter:
-    """Writer backed by the official Kubernetes client."""
+    """Writer backed by the official Kubernetes client.
 
-    def __init__(self, api: client.ApiClient) -> None:
+    ``on_error(operation, http_status)`` is told of every error the API server answers
+    a write with (``patch_status`` or ``create_event``), for the operator's metrics.
+    """
+
+    def __init__(
+        self, api: client.ApiClient, *, on_error: Callable[[str, int], None] | None = None
+    ) -> None:
         self._custom = client.CustomObjectsApi(api)
         self._core = client.CoreV1Api(api)
+        self._on_error = on_error or (lambda operation, status: None)
 
     async def patch_status(self, namespace: str, name: str, status: Obj) -> None:
         try:
@@ -57,6 +65,7 @@ class ClusterWriter:
         except ApiException as err:
             if err.status == 404:
                 raise Gone(f"{namespace}/{name}") from None
+            self._on_error("patch_status", err.status or 0)
             raise
 
     async def post_event(self, run: Obj, type_: str, reason: str, message: str) -> None:
@@ -92,4 +101,5 @@ class ClusterWriter:
             )
         except ApiException as err:
             # An Event is a courtesy; the status already holds the facts.
+            self._on_error("create_event", err.status or 0)
             log.warning("could not post event %s on %s: %s", reason, meta.get("name"), err.reason)

@@ -18,6 +18,7 @@ import kopf
 from tiltrun.api.model import GROUP, PLURAL, VERSION
 from tiltrun.engine.engine import Engine
 from tiltrun.engine.writer import ClusterWriter
+from tiltrun.wiring.observability import Observability
 
 log = logging.getLogger(__name__)
 
@@ -42,16 +43,32 @@ async def start_engine(settings: kopf.OperatorSettings, memo: kopf.Memo, **_: An
     settings.watching.server_timeout = 300
     settings.watching.client_timeout = 330
     settings.scanning.disabled = True  # the CRD must exist at start; see check_crd()
-    engine = Engine(ClusterWriter(api_client()))
+    # run_operator() puts one in the memo (with the sockets it bound); `kopf run` does not.
+    observability = memo.get("observability") or Observability()
+    metrics = observability.metrics
+    engine = Engine(
+        ClusterWriter(api_client(), on_error=metrics.on_api_error),
+        on_patch=metrics.on_patch,
+        on_reconcile=metrics.on_reconcile,
+    )
+    metrics.watch_runs(lambda: engine.store.runs.values())
+    memo["observability"] = observability
     memo["engine"] = engine
     memo["engine_task"] = asyncio.get_running_loop().create_task(engine.run(), name="engine")
+    await observability.start(memo["engine_task"])
 
 
 @kopf.on.cleanup()
 async def stop_engine(memo: kopf.Memo, **_: Any) -> None:
+    # kopf has stopped the watches by now. A status PATCH in flight runs in a worker
+    # thread that cancelling cannot interrupt, and asyncio.run() joins those threads
+    # before the process exits, so it still reaches the API server.
     task = memo.get("engine_task")
     if task is not None:
         task.cancel()
+    observability = memo.get("observability")
+    if observability is not None:
+        await observability.stop()
 
 
 @kopf.on.event(GROUP, VERSION, PLURAL)

@@ -2,40 +2,63 @@
 
 from __future__ import annotations
 
-import logging
 import sys
 
 import kopf
 from kubernetes.client.exceptions import ApiException
 
-from tiltrun.api.model import GROUP, PLURAL
+from tiltrun.api.model import GROUP, PLURAL, VERSION
+from tiltrun.wiring.observability import Endpoints, Observability, configure_logging
 
 
 def check_crd() -> None:
-    """Exit with one sentence when the TiltRun CRD is not installed."""
+    """Exit with one sentence when the TiltRun CRD is not installed.
+
+    It asks API discovery (``GET /apis/tilt.dev/v1alpha1``), which every authenticated
+    identity may read, rather than the CRD object: the operator then needs no
+    permission on CustomResourceDefinitions, and the namespaced install, which has no
+    cluster-wide role, gets the same clear sentence.
+    """
     from kubernetes import client
 
     from tiltrun.wiring.client import api_client
 
+    missing = (
+        f"The TiltRun CRD ({PLURAL}.{GROUP}, version {VERSION}) is not installed in this "
+        "cluster; apply crds/tiltrun.yaml first."
+    )
     try:
-        client.ApiextensionsV1Api(api_client()).read_custom_resource_definition(f"{PLURAL}.{GROUP}")
+        resources = client.CustomObjectsApi(api_client()).get_api_resources(GROUP, VERSION)
     except ApiException as err:
         if err.status == 404:
-            sys.exit(
-                f"The TiltRun CRD ({PLURAL}.{GROUP}) is not installed in this cluster; "
-                "apply crds/tiltrun.yaml first."
-            )
+            sys.exit(missing)
         if err.status == 403:
-            return  # may not read CRDs; kopf will say so if TiltRuns cannot be listed
+            return  # discovery closed off; kopf will say so if TiltRuns cannot be listed
         raise
+    if not any(resource.name == PLURAL for resource in resources.resources or []):
+        sys.exit(missing)
 
 
-def run_operator(namespaces: list[str], *, verbose: bool = False) -> None:
-    """Run until interrupted, watching ``namespaces`` or, when empty, all of them."""
-    logging.basicConfig(
-        level=logging.DEBUG if verbose else logging.INFO,
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-    )
+def run_operator(
+    namespaces: list[str],
+    *,
+    verbose: bool = False,
+    log_format: str = "text",
+    endpoints: Endpoints | None = None,
+) -> None:
+    """Run until SIGTERM or SIGINT, watching ``namespaces`` or, when empty, all of them.
+
+    ``endpoints`` says where to serve ``/healthz``, ``/readyz`` and ``/metrics``; by
+    default nothing is served.
+    """
+    configure_logging(log_format, verbose=verbose)
+    endpoints = endpoints or Endpoints()
+    try:
+        endpoints.bind()
+    except OSError as err:
+        sys.exit(
+            f"Cannot serve the health and metrics endpoints on {endpoints.bind_address}: {err}."
+        )
     check_crd()
     import tiltrun.wiring.handlers  # noqa: F401 - registers the handlers with kopf
 
@@ -43,4 +66,5 @@ def run_operator(namespaces: list[str], *, verbose: bool = False) -> None:
         clusterwide=not namespaces,
         namespaces=namespaces,
         standalone=True,
+        memo=kopf.Memo(observability=Observability(endpoints)),
     )

@@ -1,0 +1,369 @@
+"""Why a target failed or is still waiting: the evidence a person needs, gathered once.
+
+For each target: the reason the status gives, the last lines of the failing container's
+log (the previous container's for a crash loop) and the recent Warning events of the
+pod and the workload. Gathering never fails the command: a log the node cannot serve
+(fake kwok nodes serve none) reads "no logs available", with the API server's reason.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+import urllib3
+from kubernetes import client
+from kubernetes.client.exceptions import ApiException
+
+from tiltrun.api.model import parse_time
+from tiltrun.cli.kube import Kube, api_message, unreachable
+from tiltrun.cli.progress import clock, rows
+
+Obj = dict[str, Any]
+
+#: (connect, read) seconds per request: diagnosis must not hold up the exit for long.
+DIAGNOSIS_TIMEOUT = (2.0, 5.0)
+#: How many Warning events per target are shown, newest last.
+EVENTS_SHOWN = 5
+#: The judge names evidence "pod <name> container <name>" / "init container <name>".
+_POD = re.compile(r"\bpod ([a-z0-9][-a-z0-9.]*)")
+_CONTAINER = re.compile(r"\b(?:init )?container ([a-z0-9][-a-z0-9]*)")
+
+
+@dataclass(frozen=True)
+class Diagnosis:
+    """The evidence about one target."""
+
+    target: str
+    #: What the status says (may span lines).
+    reason: str
+    pod: str = ""
+    container: str = ""
+    #: The log is the previous container's (it crashed and was restarted).
+    previous: bool = False
+    #: The last log lines, or ``None`` when no log could be read (see ``logs_note``).
+    logs: tuple[str, ...] | None = None
+    logs_note: str = ""
+    events: tuple[str, ...] = field(default_factory=tuple)
+
+    def render(self) -> str:
+        """Plain text, indented, for logs and JUnit failures."""
+        lines = [f"{self.target}:"]
+        lines += [f"  {line}" for line in self.reason.splitlines() if line.strip()]
+        if self.pod:
+            which = "previous container" if self.previous else "container"
+            where = f"pod {self.pod} {which} {self.container}".rstrip()
+            if self.logs:
+                lines.append(f"  last {len(self.logs)} log lines of {where}:")
+                lines += [f"    | {line}" for line in self.logs]
+            else:
+                lines.append(f"  logs of {where}: {self.logs_note or 'empty'}")
+        elif self.logs_note:
+            lines.append(f"  logs: {self.logs_note}")
+        if self.events:
+            lines.append("  recent warning events:")
+            lines += [f"    {event}" for event in self.events]
+        else:
+            lines.append("  recent warning events: none")
+        return "\n".join(lines)
+
+
+# -- which targets, and why ----------------------------------------------------------------
+
+
+def failing_reasons(status: Mapping[str, Any]) -> dict[str, str]:
+    """Failing target → its error, from ``status.error`` (one target per unindented line)."""
+    names = {r.name for r in rows(status)}
+    reasons: dict[str, str] = {}
+    current = ""
+    for line in str(status.get("error") or "").splitlines():
+        head, sep, rest = line.partition(": ")
+        if sep and not line.startswith(" ") and head in names:
+            current = head
+            reasons[current] = rest
+        elif current:
+            reasons[current] += "\n" + line.strip()
+    if not reasons:  # an error in another shape: fall back on the targets' own errors
+        for target in status.get("targets") or []:
+            error = ((target.get("state") or {}).get("terminated") or {}).get("error")
+            if error:
+                reasons[str(target.get("name"))] = str(error)
+    return reasons
+
+
+def pending_reasons(status: Mapping[str, Any]) -> dict[str, str]:
+    """Unsatisfied target → what it waits for and since when, for a timeout."""
+    out = {}
+    for r in rows(status):
+        if r.counts and not r.satisfied:
+            since = f" since {clock(r.since)}" if r.since else ""
+            what = {"waiting": "waiting", "active": "not ready", "terminated": "retrying"}
+            out[r.name] = f"{what.get(r.state, r.state)}{since}: {r.reason}"
+    return out
+
+
+def pod_and_container(reason: str) -> tuple[str, str]:
+    """The pod and container a judge's evidence names (empty when it names none)."""
+    pod = _POD.search(reason)
+    container = _CONTAINER.search(reason)
+    return (pod.group(1) if pod else "", container.group(1) if container else "")
+
+
+# -- gathering -------------------------------------------------------------------------------
+
+
+def diagnose(
+    kube: Kube, namespace: str, reasons: Mapping[str, str], *, log_lines: int = 20
+) -> list[Diagnosis]:
+    """A Diagnosis per target in ``reasons``, gathered in parallel; never raises."""
+    if not reasons:
+        return []
+    reader = _Reader(kube, namespace)
+    events = reader.warning_events()
+    with ThreadPoolExecutor(max_workers=min(8, len(reasons))) as pool:
+        found = pool.map(
+            lambda item: _diagnose_one(reader, item[0], item[1], events, log_lines),
+            reasons.items(),
+        )
+        return list(found)
+
+
+def _diagnose_one(
+    reader: _Reader, target: str, reason: str, events: Sequence[Obj], log_lines: int
+) -> Diagnosis:
+    kind, _, name = target.partition("/")
+    workload, pods, note = reader.workload_and_pods(kind, name)
+    pod_name, container = pod_and_container(reason)
+    pod = next((p for p in pods if _name(p) == pod_name), None) or pick_pod(pods)
+    involved = {_name(p) for p in pods} | {name} | reader.replicaset_names(workload)
+    shown = tuple(format_event(e) for e in recent(events, involved))
+    if pod is None:
+        return Diagnosis(target, reason, logs_note=note or "no pod found", events=shown)
+    container = container or pick_container(pod)
+    previous = crashed(pod, container)
+    logs, why = reader.logs(_name(pod), container, previous, log_lines)
+    return Diagnosis(target, reason, _name(pod), container, previous, logs, why, shown)
+
+
+def pick_pod(pods: Sequence[Obj]) -> Obj | None:
+    """The pod most worth a look: not ready and most restarted, newest first."""
+    if not pods:
+        return None
+
+    def interest(pod: Obj) -> tuple[bool, int, str]:
+        statuses = (pod.get("status") or {}).get("containerStatuses") or []
+        ready = all(s.get("ready") for s in statuses) and bool(statuses)
+        restarts = sum(int(s.get("restartCount") or 0) for s in statuses)
+        created = str((pod.get("metadata") or {}).get("creationTimestamp") or "")
+        return (not ready, restarts, created)
+
+    return max(pods, key=interest)
+
+
+def pick_container(pod: Obj) -> str:
+    """The first container that is not ready, else the first container."""
+    status = pod.get("status") or {}
+    statuses = (status.get("initContainerStatuses") or []) + (status.get("containerStatuses") or [])
+    for entry in statuses:
+        if not entry.get("ready") and not _succeeded(entry):
+            return str(entry.get("name", ""))
+    containers = (pod.get("spec") or {}).get("containers") or [{}]
+    return str(containers[0].get("name", ""))
+
+
+def _succeeded(entry: Obj) -> bool:
+    terminated = (entry.get("state") or {}).get("terminated") or {}
+    return bool(terminated) and int(terminated.get("exitCode") or 0) == 0
+
+
+def crashed(pod: Obj, container: str) -> bool:
+    """True when the container was restarted and is not running now: its last run crashed."""
+    status = pod.get("status") or {}
+    for entry in (status.get("initContainerStatuses") or []) + (
+        status.get("containerStatuses") or []
+    ):
+        if entry.get("name") == container:
+            running = (entry.get("state") or {}).get("running")
+            return int(entry.get("restartCount") or 0) > 0 and not running
+    return False
+
+
+def recent(events: Iterable[Obj], names: set[str], limit: int = EVENTS_SHOWN) -> list[Obj]:
+    """The newest ``limit`` events about objects called one of ``names``, oldest first."""
+    mine = [e for e in events if (e.get("involvedObject") or {}).get("name") in names]
+    return sorted(mine, key=_event_time)[-limit:]
+
+
+def _event_time(event: Obj) -> datetime:
+    for key in ("lastTimestamp", "eventTime", "firstTimestamp"):
+        parsed = parse_time(event.get(key))
+        if parsed:
+            return parsed
+    series = parse_time((event.get("series") or {}).get("lastObservedTime"))
+    return (
+        series
+        or parse_time((event.get("metadata") or {}).get("creationTimestamp"))
+        or (datetime.min.replace(tzinfo=UTC))
+    )
+
+
+def format_event(event: Obj) -> str:
+    """``23:08:33Z Pod/web-x Failed: Failed to pull image "web:1" (x3)``."""
+    involved = event.get("involvedObject") or {}
+    count = int(event.get("count") or (event.get("series") or {}).get("count") or 1)
+    times = f" (x{count})" if count > 1 else ""
+    when = _event_time(event)
+    stamp = clock(when) if when.year > 1 else "--:--:--"
+    message = " ".join(str(event.get("message") or "").split())
+    return (
+        f"{stamp} {involved.get('kind', '?')}/{involved.get('name', '?')} "
+        f"{event.get('reason', '')}: {message}{times}"
+    )
+
+
+def _name(obj: Obj | None) -> str:
+    return str(((obj or {}).get("metadata") or {}).get("name") or "")
+
+
+class _Reader:
+    """The few reads a diagnosis makes, each with a short timeout and a plain failure."""
+
+    def __init__(self, kube: Kube, namespace: str) -> None:
+        self._kube = kube
+        self._namespace = namespace
+        self._core = client.CoreV1Api(kube.api)
+        self._apps = client.AppsV1Api(kube.api)
+        self._batch = client.BatchV1Api(kube.api)
+
+    def _read(self, method: Callable[..., Any], *args: str, **query: str) -> Obj:
+        """Call a typed client method and return the API server's JSON, unconverted."""
+        response = method(
+            *args, **query, _preload_content=False, _request_timeout=DIAGNOSIS_TIMEOUT
+        )
+        data: Obj = json.loads(response.data)
+        return data
+
+    def _safely(self, what: Callable[[], Obj]) -> tuple[Obj, str]:
+        try:
+            return what(), ""
+        except ApiException as err:
+            return {}, api_message(err)
+        except (urllib3.exceptions.HTTPError, OSError, ValueError) as err:
+            return {}, unreachable(self._kube.server, err)
+
+    def warning_events(self) -> list[Obj]:
+        found, _ = self._safely(
+            lambda: self._read(
+                self._core.list_namespaced_event, self._namespace, field_selector="type=Warning"
+            )
+        )
+        return list(found.get("items") or [])
+
+    def _reader(self, kind: str) -> Callable[..., Any] | None:
+        return {
+            "deployment": self._apps.read_namespaced_deployment,
+            "statefulset": self._apps.read_namespaced_stateful_set,
+            "daemonset": self._apps.read_namespaced_daemon_set,
+            "job": self._batch.read_namespaced_job,
+            "pod": self._core.read_namespaced_pod,
+        }.get(kind)
+
+    def workload_and_pods(self, kind: str, name: str) -> tuple[Obj, list[Obj], str]:
+        """The workload and its pods; a note when they could not be read."""
+        read = self._reader(kind)
+        if read is None:
+            return {}, [], f"kind {kind!r} is not one tiltrun judges"
+        workload, problem = self._safely(lambda: self._read(read, name, self._namespace))
+        if problem:
+            return {}, [], f"cannot read {kind}/{name}: {problem}"
+        if kind == "pod":
+            return workload, [workload], ""
+        selector = label_selector((workload.get("spec") or {}).get("selector") or {})
+        listed, problem = self._safely(
+            lambda: self._read(
+                self._core.list_namespaced_pod, self._namespace, label_selector=selector
+            )
+        )
+        owners = {_uid(workload)} | set(self._replicasets(workload))
+        pods = [p for p in listed.get("items") or [] if _controller(p) in owners]
+        return workload, pods, f"cannot list pods: {problem}" if problem else ""
+
+    def _replicasets(self, workload: Obj) -> dict[str, str]:
+        """uid → name of the ReplicaSets a Deployment controls."""
+        if workload.get("kind") != "Deployment":
+            return {}
+        selector = label_selector((workload.get("spec") or {}).get("selector") or {})
+        listed, _ = self._safely(
+            lambda: self._read(
+                self._apps.list_namespaced_replica_set, self._namespace, label_selector=selector
+            )
+        )
+        return {
+            _uid(rs): _name(rs)
+            for rs in listed.get("items") or []
+            if _controller(rs) == _uid(workload)
+        }
+
+    def replicaset_names(self, workload: Obj) -> set[str]:
+        return set(self._replicasets(workload).values()) if workload else set()
+
+    def logs(
+        self, pod: str, container: str, previous: bool, lines: int
+    ) -> tuple[tuple[str, ...] | None, str]:
+        """The log's last ``lines`` lines, or ``None`` and why there are none."""
+        try:
+            text = self._core.read_namespaced_pod_log(
+                pod,
+                self._namespace,
+                container=container or None,
+                previous=previous,
+                tail_lines=lines,
+                _request_timeout=DIAGNOSIS_TIMEOUT,
+            )
+        except ApiException as err:
+            return None, f"no logs available ({api_message(err)})"
+        except (urllib3.exceptions.HTTPError, OSError) as err:
+            return None, f"no logs available ({unreachable(self._kube.server, err)})"
+        found = tuple(_printable(line) for line in str(text or "").splitlines())
+        return (found, "") if found else (None, "no logs available (the log is empty)")
+
+
+def label_selector(selector: Mapping[str, Any]) -> str:
+    """A LabelSelector object as the ``labelSelector`` query string."""
+    parts = [f"{k}={v}" for k, v in sorted((selector.get("matchLabels") or {}).items())]
+    for expr in selector.get("matchExpressions") or []:
+        key, op, values = expr.get("key"), expr.get("operator"), expr.get("values") or []
+        listed = ",".join(values)
+        parts.append(
+            {
+                "In": f"{key} in ({listed})",
+                "NotIn": f"{key} notin ({listed})",
+                "Exists": f"{key}",
+                "DoesNotExist": f"!{key}",
+            }.get(str(op), "")
+        )
+    return ",".join(p for p in parts if p)
+
+
+def _uid(obj: Obj) -> str:
+    return str((obj.get("metadata") or {}).get("uid") or "")
+
+
+def _controller(obj: Obj) -> str:
+    for ref in (obj.get("metadata") or {}).get("ownerReferences") or []:
+        if ref.get("controller"):
+            return str(ref.get("uid") or "")
+    return ""
+
+
+_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]|\x1b\[[0-9;]*[A-Za-z]")
+
+
+def _printable(line: str) -> str:
+    """A log line without terminal escapes or control characters (CI logs, JUnit XML)."""
+    return _CONTROL.sub("", line)
