@@ -7,7 +7,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: demo test lint typecheck unit integration clean-cluster bench
+.PHONY: demo test lint typecheck unit integration binaries clean-cluster
 
 $(STAMP): pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -15,10 +15,14 @@ $(STAMP): pyproject.toml
 	$(BIN)/pip install --quiet -e '.[dev]'
 	@touch $@
 
-demo: $(STAMP)
+# First run only: builds the control plane from pinned Go modules (8-10 min on 2 cores).
+binaries: $(STAMP)
+	$(BIN)/tiltrun dev-cluster build
+
+demo: binaries
 	$(BIN)/python -m tiltrun.demo
 
-test: lint typecheck
+test: lint typecheck binaries
 	$(BIN)/pytest -n 3 --dist loadfile
 
 lint: $(STAMP)
@@ -31,7 +35,7 @@ typecheck: $(STAMP)
 unit: $(STAMP)
 	$(BIN)/pytest tests/unit
 
-integration: $(STAMP)
+integration: binaries
 	$(BIN)/pytest -n 3 --dist loadfile tests/integration
 
 clean-cluster: $(STAMP)

@@ -88,14 +88,15 @@ class Cluster:
 @pytest.fixture(scope="session")
 def cluster() -> Cluster:
     """The real control plane every integration test runs on."""
-    kubectl = str(ensure_binaries(log=lambda _: None)["kubectl"])
-    external = os.environ.get("TILTRUN_TEST_KUBECONFIG")
-    if external:
-        return Cluster(external, kubectl)
     lock_path = cache_dir() / "clusters" / f".{TEST_CLUSTER}.lock"
     lock_path.parent.mkdir(parents=True, exist_ok=True)
     with lock_path.open("w") as lock:
-        fcntl.flock(lock, fcntl.LOCK_EX)  # xdist workers: one starts it, the rest reuse it
+        # xdist workers: one builds the binaries and starts the cluster, the rest reuse them.
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        kubectl = str(ensure_binaries(log=lambda _: None)["kubectl"])
+        external = os.environ.get("TILTRUN_TEST_KUBECONFIG")
+        if external:
+            return Cluster(external, kubectl)
         dev = DevCluster(TEST_CLUSTER, log=lambda _: None)
         if not dev.is_up():
             _owner_file().write_text(os.environ.get("TILTRUN_TEST_RUN_ID", ""))

@@ -82,8 +82,9 @@ def time_of(value: object) -> datetime:
     return parsed
 
 
-def status_written_at(run: Obj) -> datetime:
+def status_written_at(cluster: Cluster, namespace: str, name: str) -> datetime:
     """When the API server last stored a status write (managedFields, whole seconds)."""
+    run = cluster.get("tiltrun", name, "-n", namespace, "--show-managed-fields")
     times = [
         time_of(entry["time"])
         for entry in run["metadata"].get("managedFields") or []

@@ -45,7 +45,7 @@ def _assert_on_time(run: dict, deadline, cluster: Cluster, namespace: str, name:
     decided = time_of(condition(run, "Stalled")["lastTransitionTime"])
     assert deadline <= decided <= deadline + LATE, (deadline, decided)
     # The API server's own record of the write (managedFields keep whole seconds).
-    written = status_written_at(run)
+    written = status_written_at(cluster, namespace, name)
     assert deadline.replace(microsecond=0) <= written <= deadline + LATE, (deadline, written)
     # And the audit log's, to the microsecond: the last status PATCH (the one that set
     # done; nothing is written after it) reached the API server after the deadline.
