@@ -27,8 +27,9 @@ log = logging.getLogger(__name__)
 #: How long the loop waits after the first event of a burst, so that a rollout's
 #: dozens of pod updates cost one recompute and at most one PATCH per run.
 COALESCE_SECONDS = 0.02
-#: A failed PATCH is retried after this long (and again, as long as it fails).
+#: A failed PATCH is retried after 1 s, then twice as long each time, up to a minute.
 RETRY_SECONDS = 1.0
+RETRY_MAX_SECONDS = 60.0
 
 
 def _utcnow() -> datetime:
@@ -64,6 +65,7 @@ class Engine:
         self._start: dict[RunKey, datetime] = {}
         self._failing: dict[RunKey, set[str]] = {}
         self._finished: set[RunKey] = set()
+        self._patch_failures: dict[RunKey, int] = {}
 
     # -- events in ----------------------------------------------------------------------
 
@@ -104,6 +106,7 @@ class Engine:
         self._stored.pop(key, None)
         self._start.pop(key, None)
         self._failing.pop(key, None)
+        self._patch_failures.pop(key, None)
         self._finished.discard(key)
         self._dirty.discard(key)
         timer = self._timers.pop(key, None)
@@ -150,8 +153,12 @@ class Engine:
             return  # deleted meanwhile; its DELETED event will clean up
         except Exception as err:
             log.warning("status patch for %s/%s failed (%s); retrying", *key, err)
-            asyncio.get_running_loop().call_later(RETRY_SECONDS, self.mark, [key])
+            failures = self._patch_failures.get(key, 0)
+            self._patch_failures[key] = failures + 1
+            delay = min(RETRY_SECONDS * 2**failures, RETRY_MAX_SECONDS)
+            asyncio.get_running_loop().call_later(delay, self.mark, [key])
             return
+        self._patch_failures.pop(key, None)
         if self._on_patch:
             self._on_patch(key, asyncio.get_running_loop().time() - began)
         self._stored[key] = wanted
