@@ -49,32 +49,12 @@ OVERDUE_SECONDS = 30.0
 TICK_SECONDS = 1.0
 
 
-class Duration(click.ParamType):
-    """A Go-style duration (``90s``, ``5m``, ``1h30m``; ``0`` for none), in seconds."""
-
-    name = "duration"
-
-    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> Any:
-        if isinstance(value, float):
-            return value
-        try:
-            return parse_duration(str(value))
-        except DurationError as err:
-            self.fail(str(err), param, ctx)
-
-
-class ExitThreeOnUsage(click.Command):
-    """Bad arguments exit 3, like every other reason the command cannot do its job.
-
-    Click's own convention is 2, which ``tiltrun ci`` uses for "timed out".
-    """
-
-    def make_context(self, *args: Any, **kwargs: Any) -> click.Context:
-        try:
-            return super().make_context(*args, **kwargs)
-        except click.UsageError as err:
-            err.exit_code = cluster.EXIT_UNUSABLE
-            raise
+def _duration(ctx: click.Context, param: click.Parameter, value: str) -> float:
+    """A Go-style duration option (``90s``, ``5m``, ``1h30m``; ``0`` for none), in seconds."""
+    try:
+        return parse_duration(value)
+    except DurationError as err:
+        raise click.BadParameter(str(err), ctx, param) from None
 
 
 class Interrupted(Exception):
@@ -92,7 +72,7 @@ def _terminate(signum: int, frame: FrameType | None) -> None:
 # -- the command ---------------------------------------------------------------------------------
 
 
-@click.command("ci", cls=ExitThreeOnUsage)
+@click.command("ci", cls=cluster.ExitThreeOnUsage)
 @click.argument("name", required=False)
 @click.option(
     "-f",
@@ -106,7 +86,7 @@ def _terminate(signum: int, frame: FrameType | None) -> None:
 @click.option("--kubeconfig", help="Path to the kubeconfig file (default: $KUBECONFIG).")
 @click.option(
     "--timeout",
-    type=Duration(),
+    callback=_duration,
     default="0",
     help="Give up after this long, on top of the run's own ci.timeout (0: no cap). Exit 2.",
 )
@@ -116,7 +96,7 @@ def _terminate(signum: int, frame: FrameType | None) -> None:
 @click.option("--junit", type=click.Path(dir_okay=False), help="Write a JUnit XML report here.")
 @click.option(
     "--heartbeat",
-    type=Duration(),
+    callback=_duration,
     default="10s",
     show_default=True,
     help='In logs, print "still waiting on: ..." this often (0: never).',
@@ -130,7 +110,7 @@ def _terminate(signum: int, frame: FrameType | None) -> None:
 )
 @click.option(
     "--operator-wait",
-    type=Duration(),
+    callback=_duration,
     default="10s",
     show_default=True,
     help="Exit 3 when no operator has taken up the run within this long.",
@@ -216,7 +196,7 @@ def load_manifest(text: str, source: str) -> Obj:
         raise CommandError(
             f"{source} holds {len(documents)} documents; tiltrun ci -f takes exactly one TiltRun"
         )
-    document = documents[0]
+    document: Obj = documents[0]
     if not cluster.is_tiltrun(document):
         kind = document.get("kind", "?") if isinstance(document, dict) else type(document).__name__
         version = document.get("apiVersion", "?") if isinstance(document, dict) else "?"
@@ -244,9 +224,7 @@ def resolve_namespace(flag: str | None, manifest: Obj | None, kube: Kube) -> str
     return str(flag or declared or kube.namespace)
 
 
-def reattach_command(
-    name: str, namespace: str, context: str | None, kubeconfig: str | None
-) -> str:
+def reattach_command(name: str, namespace: str, context: str | None, kubeconfig: str | None) -> str:
     """The command that waits on this run again."""
     parts = ["tiltrun", "ci", name, "-n", namespace]
     if context:
@@ -264,7 +242,9 @@ def _junit_path(junit: str | None) -> Path | None:
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
     except OSError as err:
-        raise CommandError(f"cannot create the folder for --junit {junit}: {err.strerror}") from None
+        raise CommandError(
+            f"cannot create the folder for --junit {junit}: {err.strerror}"
+        ) from None
     return path
 
 
@@ -285,7 +265,11 @@ def _apply(kube: Kube, namespace: str, manifest: Obj, restart: bool, human: Text
         verb = "configured"
     click.echo(f"TiltRun {name} {verb} in namespace {namespace}", file=human)
     observed = status_of(run).get("observedGeneration")
-    if outcome_of(run) is not None and observed is not None and observed < meta.get("generation", 0):
+    if (
+        outcome_of(run) is not None
+        and observed is not None
+        and observed < meta.get("generation", 0)
+    ):
         click.echo(
             f"note: TiltRun {name} had already finished before this change; a finished run "
             "is final, so this is its earlier result (use --restart to run it again)",
@@ -343,17 +327,18 @@ class Waiter:
     def wait(self, run: Obj) -> Result:
         """The result once the run is done (at once when it already is)."""
         began = time.monotonic()
-        self.display.update(status_of(run), self.clock(), 0.0)
         outcome = outcome_of(run)
+        if outcome is not None:
+            self.display.note(
+                f"TiltRun {self.name} had already finished; its result:", self.clock()
+            )
+        self.display.update(status_of(run), self.clock(), 0.0)
         if outcome is not None:
             return self._result(run, outcome)
         version = str(run["metadata"]["resourceVersion"])
         events = cluster.watch_run(self.kube, self.namespace, self.name, version)
         while True:
-            try:
-                event = events.get(timeout=TICK_SECONDS)
-            except queue.Empty:
-                event = None
+            event = self._next(events, run, time.monotonic() - began)
             now, elapsed = self.clock(), time.monotonic() - began
             if event is None:
                 self.display.tick(now, elapsed)
@@ -373,6 +358,20 @@ class Waiter:
             self._check_deadlines(run, now, elapsed)
             if self.timeout > 0 and elapsed >= self.timeout:
                 return self._result(run, Outcome.CLIENT_TIMEOUT)
+
+    def _next(
+        self, events: queue.Queue[cluster.RunEvent], run: Obj, elapsed: float
+    ) -> cluster.RunEvent | None:
+        """The next watch event; ``None`` at the next tick or deadline, whichever is first."""
+        wait = TICK_SECONDS
+        if self.timeout > 0:
+            wait = min(wait, self.timeout - elapsed)
+        if not status_of(run).get("startTime"):
+            wait = min(wait, self.operator_wait - elapsed)
+        try:
+            return events.get(timeout=max(0.0, wait))
+        except queue.Empty:
+            return None
 
     def _note_satisfied(self, before: Obj, after: Obj, now: datetime) -> None:
         was = {r.name for r in rows(status_of(before)) if r.satisfied}

@@ -8,21 +8,19 @@ pod and the workload. Gathering never fails the command: a log the node cannot s
 
 from __future__ import annotations
 
-import json
 import re
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
+from urllib.parse import quote
 
-import urllib3
-from kubernetes import client
 from kubernetes.client.exceptions import ApiException
 
 from tiltrun.api.model import parse_time
-from tiltrun.cli.kube import Kube, api_message, unreachable
-from tiltrun.cli.progress import clock, rows
+from tiltrun.cli.kube import CONNECTION_ERRORS, Kube, api_message, unreachable
+from tiltrun.cli.progress import clock, describe_row, rows, unsatisfied
 
 Obj = dict[str, Any]
 
@@ -97,14 +95,11 @@ def failing_reasons(status: Mapping[str, Any]) -> dict[str, str]:
 
 
 def pending_reasons(status: Mapping[str, Any]) -> dict[str, str]:
-    """Unsatisfied target → what it waits for and since when, for a timeout."""
-    out = {}
-    for r in rows(status):
-        if r.counts and not r.satisfied:
-            since = f" since {clock(r.since)}" if r.since else ""
-            what = {"waiting": "waiting", "active": "not ready", "terminated": "retrying"}
-            out[r.name] = f"{what.get(r.state, r.state)}{since}: {r.reason}"
-    return out
+    """Unsatisfied target → where it stands and since when, for a timeout."""
+    return {
+        r.name: describe_row(r) + (f", since {clock(r.since)}" if r.since else "")
+        for r in unsatisfied(status)
+    }
 
 
 def pod_and_container(reason: str) -> tuple[str, str]:
@@ -140,7 +135,8 @@ def _diagnose_one(
     workload, pods, note = reader.workload_and_pods(kind, name)
     pod_name, container = pod_and_container(reason)
     pod = next((p for p in pods if _name(p) == pod_name), None) or pick_pod(pods)
-    involved = {_name(p) for p in pods} | {name} | reader.replicaset_names(workload)
+    involved = {("Pod", _name(p)) for p in pods} | {(_KINDS.get(kind, kind), name)}
+    involved |= {("ReplicaSet", rs) for rs in reader.replicaset_names(workload)}
     shown = tuple(format_event(e) for e in recent(events, involved))
     if pod is None:
         return Diagnosis(target, reason, logs_note=note or "no pod found", events=shown)
@@ -193,10 +189,17 @@ def crashed(pod: Obj, container: str) -> bool:
     return False
 
 
-def recent(events: Iterable[Obj], names: set[str], limit: int = EVENTS_SHOWN) -> list[Obj]:
-    """The newest ``limit`` events about objects called one of ``names``, oldest first."""
-    mine = [e for e in events if (e.get("involvedObject") or {}).get("name") in names]
+def recent(
+    events: Iterable[Obj], involved: set[tuple[str, str]], limit: int = EVENTS_SHOWN
+) -> list[Obj]:
+    """The newest ``limit`` events about the ``(kind, name)`` objects, oldest first."""
+    mine = [e for e in events if _involved(e) in involved]
     return sorted(mine, key=_event_time)[-limit:]
+
+
+def _involved(event: Obj) -> tuple[str, str]:
+    about = event.get("involvedObject") or event.get("regarding") or {}
+    return (str(about.get("kind", "")), str(about.get("name", "")))
 
 
 def _event_time(event: Obj) -> datetime:
@@ -230,65 +233,59 @@ def _name(obj: Obj | None) -> str:
     return str(((obj or {}).get("metadata") or {}).get("name") or "")
 
 
+#: The API's spelling of each target kind.
+_KINDS = {
+    "deployment": "Deployment",
+    "statefulset": "StatefulSet",
+    "daemonset": "DaemonSet",
+    "job": "Job",
+    "pod": "Pod",
+}
+#: REST paths of the kinds a target can be.
+_PATHS = {
+    "deployment": "/apis/apps/v1/namespaces/{ns}/deployments",
+    "statefulset": "/apis/apps/v1/namespaces/{ns}/statefulsets",
+    "daemonset": "/apis/apps/v1/namespaces/{ns}/daemonsets",
+    "job": "/apis/batch/v1/namespaces/{ns}/jobs",
+    "pod": "/api/v1/namespaces/{ns}/pods",
+}
+
+
 class _Reader:
     """The few reads a diagnosis makes, each with a short timeout and a plain failure."""
 
     def __init__(self, kube: Kube, namespace: str) -> None:
         self._kube = kube
         self._namespace = namespace
-        self._core = client.CoreV1Api(kube.api)
-        self._apps = client.AppsV1Api(kube.api)
-        self._batch = client.BatchV1Api(kube.api)
 
-    def _read(self, method: Callable[..., Any], *args: str, **query: str) -> Obj:
-        """Call a typed client method and return the API server's JSON, unconverted."""
-        response = method(
-            *args, **query, _preload_content=False, _request_timeout=DIAGNOSIS_TIMEOUT
-        )
-        data: Obj = json.loads(response.data)
-        return data
+    def _path(self, kind: str) -> str:
+        return _PATHS[kind].format(ns=quote(self._namespace))
 
-    def _safely(self, what: Callable[[], Obj]) -> tuple[Obj, str]:
+    def _get(self, path: str, **query: str) -> tuple[Obj, str]:
+        """The JSON at ``path``, or ``{}`` and why it could not be read."""
         try:
-            return what(), ""
+            return self._kube.request("GET", path, query=query, timeout=DIAGNOSIS_TIMEOUT), ""
         except ApiException as err:
             return {}, api_message(err)
-        except (urllib3.exceptions.HTTPError, OSError, ValueError) as err:
+        except (*CONNECTION_ERRORS, ValueError) as err:
             return {}, unreachable(self._kube.server, err)
 
     def warning_events(self) -> list[Obj]:
-        found, _ = self._safely(
-            lambda: self._read(
-                self._core.list_namespaced_event, self._namespace, field_selector="type=Warning"
-            )
-        )
+        path = f"/api/v1/namespaces/{quote(self._namespace)}/events"
+        found, _ = self._get(path, fieldSelector="type=Warning")
         return list(found.get("items") or [])
-
-    def _reader(self, kind: str) -> Callable[..., Any] | None:
-        return {
-            "deployment": self._apps.read_namespaced_deployment,
-            "statefulset": self._apps.read_namespaced_stateful_set,
-            "daemonset": self._apps.read_namespaced_daemon_set,
-            "job": self._batch.read_namespaced_job,
-            "pod": self._core.read_namespaced_pod,
-        }.get(kind)
 
     def workload_and_pods(self, kind: str, name: str) -> tuple[Obj, list[Obj], str]:
         """The workload and its pods; a note when they could not be read."""
-        read = self._reader(kind)
-        if read is None:
+        if kind not in _PATHS:
             return {}, [], f"kind {kind!r} is not one tiltrun judges"
-        workload, problem = self._safely(lambda: self._read(read, name, self._namespace))
+        workload, problem = self._get(f"{self._path(kind)}/{quote(name)}")
         if problem:
             return {}, [], f"cannot read {kind}/{name}: {problem}"
         if kind == "pod":
             return workload, [workload], ""
         selector = label_selector((workload.get("spec") or {}).get("selector") or {})
-        listed, problem = self._safely(
-            lambda: self._read(
-                self._core.list_namespaced_pod, self._namespace, label_selector=selector
-            )
-        )
+        listed, problem = self._get(self._path("pod"), labelSelector=selector)
         owners = {_uid(workload)} | set(self._replicasets(workload))
         pods = [p for p in listed.get("items") or [] if _controller(p) in owners]
         return workload, pods, f"cannot list pods: {problem}" if problem else ""
@@ -298,11 +295,8 @@ class _Reader:
         if workload.get("kind") != "Deployment":
             return {}
         selector = label_selector((workload.get("spec") or {}).get("selector") or {})
-        listed, _ = self._safely(
-            lambda: self._read(
-                self._apps.list_namespaced_replica_set, self._namespace, label_selector=selector
-            )
-        )
+        path = f"/apis/apps/v1/namespaces/{quote(self._namespace)}/replicasets"
+        listed, _ = self._get(path, labelSelector=selector)
         return {
             _uid(rs): _name(rs)
             for rs in listed.get("items") or []
@@ -316,20 +310,18 @@ class _Reader:
         self, pod: str, container: str, previous: bool, lines: int
     ) -> tuple[tuple[str, ...] | None, str]:
         """The log's last ``lines`` lines, or ``None`` and why there are none."""
+        query = {"tailLines": str(lines), "previous": "true" if previous else "false"}
+        if container:
+            query["container"] = container
         try:
-            text = self._core.read_namespaced_pod_log(
-                pod,
-                self._namespace,
-                container=container or None,
-                previous=previous,
-                tail_lines=lines,
-                _request_timeout=DIAGNOSIS_TIMEOUT,
+            text = self._kube.text(
+                f"{self._path('pod')}/{quote(pod)}/log", query=query, timeout=DIAGNOSIS_TIMEOUT
             )
         except ApiException as err:
             return None, f"no logs available ({api_message(err)})"
-        except (urllib3.exceptions.HTTPError, OSError) as err:
+        except CONNECTION_ERRORS as err:
             return None, f"no logs available ({unreachable(self._kube.server, err)})"
-        found = tuple(_printable(line) for line in str(text or "").splitlines())
+        found = tuple(_printable(line) for line in text.splitlines())
         return (found, "") if found else (None, "no logs available (the log is empty)")
 
 

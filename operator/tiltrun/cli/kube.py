@@ -1,8 +1,13 @@
-"""The CLI's way into the cluster: one client, TiltRun reads and writes, errors in one sentence.
+"""The CLI's way into the cluster: one client, plain REST calls, errors in one sentence.
 
 Whatever keeps a command from doing its job (no kubeconfig, cluster unreachable, CRD
 missing, TiltRun missing, a TiltRun the API server refuses) becomes a ``CommandError``:
 one sentence on stderr and exit code 3, never a traceback.
+
+Requests go through the official client's ``ApiClient`` (so kubeconfig auth, TLS and
+proxies work as everywhere else) but by path, not through the generated ``CoreV1Api``
+and friends: importing those takes one to two seconds each, which would stand between
+``status.done`` and the command's exit.
 """
 
 from __future__ import annotations
@@ -14,15 +19,16 @@ import ssl
 import threading
 import time
 from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote
 
 import click
 import urllib3
-from kubernetes import client, config, watch
+from kubernetes import client, config
 from kubernetes.client.exceptions import ApiException
+from kubernetes.watch.watch import iter_resp_lines
 
 from tiltrun.api.model import GROUP, KIND, PLURAL, VERSION
 
@@ -38,12 +44,40 @@ REQUEST_TIMEOUT = (5.0, 30.0)
 WATCH_SECONDS = 300
 CRD_NAME = f"{PLURAL}.{GROUP}"
 _SERVICE_ACCOUNT = Path("/var/run/secrets/kubernetes.io/serviceaccount")
+#: What a failed connection raises before any answer arrives.
+CONNECTION_ERRORS = (urllib3.exceptions.HTTPError, OSError, ssl.SSLError)
 
 
 class CommandError(click.ClickException):
     """The command cannot do its job; the message is one sentence for a person."""
 
     exit_code = EXIT_UNUSABLE
+
+
+class ExitThreeOnUsage(click.Command):
+    """A command whose bad arguments exit 3, like every other reason it cannot do its job.
+
+    Click's own convention is 2, which ``tiltrun ci`` uses for "timed out".
+    """
+
+    def make_context(self, *args: Any, **kwargs: Any) -> click.Context:
+        try:
+            return super().make_context(*args, **kwargs)
+        except click.UsageError as err:
+            raise _BadUsage(err) from None
+
+    def invoke(self, ctx: click.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except click.UsageError as err:
+            raise _BadUsage(err) from None
+
+
+class _BadUsage(click.UsageError):
+    exit_code = EXIT_UNUSABLE
+
+    def __init__(self, err: click.UsageError) -> None:
+        super().__init__(err.format_message(), err.ctx)
 
 
 @dataclass(frozen=True)
@@ -56,13 +90,50 @@ class Kube:
     context: str | None = None
     kubeconfig: str | None = None
 
-    @property
-    def custom(self) -> client.CustomObjectsApi:
-        return client.CustomObjectsApi(self.api)
+    def open(
+        self,
+        method: str,
+        path: str,
+        *,
+        query: dict[str, str] | None = None,
+        body: Obj | None = None,
+        content_type: str = "application/json",
+        timeout: tuple[float, float] = REQUEST_TIMEOUT,
+    ) -> Any:
+        """Send a request; the urllib3 response, unread. Raises ApiException on non-2xx."""
+        headers = {"Accept": "application/json, */*", "Content-Type": content_type}
+        method, url, headers, _, _ = self.api.param_serialize(
+            method=method,
+            resource_path=path,
+            query_params=list((query or {}).items()),
+            header_params=headers,
+            auth_settings=["BearerToken"],
+        )
+        # The client serialises a dict body as JSON, which is also valid for apply (YAML).
+        response = self.api.call_api(
+            method, url, header_params=headers, body=body, _request_timeout=timeout
+        )
+        if not 200 <= response.status <= 299:
+            response.read()  # type: ignore[no-untyped-call]
+            raise ApiException(http_resp=response)
+        return response.response
 
-    @property
-    def core(self) -> client.CoreV1Api:
-        return client.CoreV1Api(self.api)
+    def request(self, method: str, path: str, **kwargs: Any) -> Obj:
+        """Send a request and return the JSON answer."""
+        response = self.open(method, path, **kwargs)
+        try:
+            data = json.loads(response.data or b"{}")
+        finally:
+            response.release_conn()
+        return data if isinstance(data, dict) else {}
+
+    def text(self, path: str, *, query: dict[str, str], timeout: tuple[float, float]) -> str:
+        """GET a plain-text answer (a pod log)."""
+        response = self.open("GET", path, query=query, timeout=timeout)
+        try:
+            return bytes(response.data or b"").decode("utf-8", "replace")
+        finally:
+            response.release_conn()
 
 
 def connect(kubeconfig: str | None, context: str | None) -> Kube:
@@ -97,17 +168,6 @@ def _in_cluster() -> bool:
 
 
 # -- errors ------------------------------------------------------------------------------
-
-
-@contextmanager
-def errors(kube: Kube, doing: str) -> Iterator[None]:
-    """Turn a failed request into a CommandError: ``<doing>: <why>``."""
-    try:
-        yield
-    except ApiException as err:
-        raise CommandError(f"{doing}: {api_message(err)}") from None
-    except (urllib3.exceptions.HTTPError, OSError, ssl.SSLError) as err:
-        raise CommandError(unreachable(kube.server, err)) from None
 
 
 def api_message(err: ApiException) -> str:
@@ -163,22 +223,25 @@ def _crd_missing() -> CommandError:
 # -- TiltRuns ------------------------------------------------------------------------------
 
 
+def runs_path(namespace: str, name: str = "") -> str:
+    """The REST path of a namespace's TiltRuns, or of one of them."""
+    base = f"/apis/{GROUP}/{VERSION}/namespaces/{quote(namespace)}/{PLURAL}"
+    return f"{base}/{quote(name)}" if name else base
+
+
 def find_run(kube: Kube, namespace: str, name: str) -> Obj | None:
     """The TiltRun, or ``None`` when it does not exist (its CRD must)."""
     try:
-        run: Obj = kube.custom.get_namespaced_custom_object(
-            GROUP, VERSION, namespace, PLURAL, name, _request_timeout=REQUEST_TIMEOUT
-        )
-        return run
+        return kube.request("GET", runs_path(namespace, name))
     except ApiException as err:
+        if err.status == 404 and _is_missing_resource(err):
+            raise _crd_missing() from None
         if err.status == 404:
-            if _is_missing_resource(err):
-                raise _crd_missing() from None
             return None
         raise CommandError(
             f"cannot read TiltRun {name} in namespace {namespace}: {api_message(err)}"
         ) from None
-    except (urllib3.exceptions.HTTPError, OSError) as err:
+    except CONNECTION_ERRORS as err:
         raise CommandError(unreachable(kube.server, err)) from None
 
 
@@ -191,50 +254,49 @@ def require_run(kube: Kube, namespace: str, name: str) -> Obj:
 
 
 def apply_run(kube: Kube, namespace: str, manifest: Obj) -> Obj:
-    """Server-side apply ``manifest``; one request, so it is accepted whole or not at all."""
+    """Server-side apply ``manifest``: one request, accepted whole or not at all."""
     name = str(manifest["metadata"]["name"])
     body = {**manifest, "metadata": {**manifest["metadata"], "namespace": namespace}}
     body.pop("status", None)  # the operator owns status; apply would ignore it anyway
     try:
-        kube.custom.patch_namespaced_custom_object(
-            GROUP,
-            VERSION,
-            namespace,
-            PLURAL,
-            name,
-            body,
-            field_manager=FIELD_MANAGER,
-            force=True,
-            _content_type="application/apply-patch+yaml",
-            _request_timeout=REQUEST_TIMEOUT,
+        return kube.request(
+            "PATCH",
+            runs_path(namespace, name),
+            query={"fieldManager": FIELD_MANAGER, "force": "true"},
+            body=body,
+            content_type="application/apply-patch+yaml",
         )
     except ApiException as err:
         if err.status == 404 and _is_missing_resource(err):
             raise _crd_missing() from None
-        if err.status == 404:
-            raise CommandError(f"cannot apply TiltRun {name}: {api_message(err)}") from None
         raise CommandError(f"the API server rejected TiltRun {name}: {api_message(err)}") from None
-    except (urllib3.exceptions.HTTPError, OSError) as err:
+    except CONNECTION_ERRORS as err:
         raise CommandError(unreachable(kube.server, err)) from None
-    return require_run(kube, namespace, name)
 
 
 def delete_run(kube: Kube, namespace: str, name: str) -> None:
     """Delete the TiltRun if it exists (it carries no finalizers, so it goes at once)."""
     try:
-        kube.custom.delete_namespaced_custom_object(
-            GROUP, VERSION, namespace, PLURAL, name, _request_timeout=REQUEST_TIMEOUT
-        )
+        kube.request("DELETE", runs_path(namespace, name))
     except ApiException as err:
-        if err.status == 404 and not _is_missing_resource(err):
-            return
-        if err.status == 404:
+        if err.status == 404 and _is_missing_resource(err):
             raise _crd_missing() from None
+        if err.status == 404:
+            return
         raise CommandError(
             f"cannot delete TiltRun {name} in namespace {namespace}: {api_message(err)}"
         ) from None
-    except (urllib3.exceptions.HTTPError, OSError) as err:
+    except CONNECTION_ERRORS as err:
         raise CommandError(unreachable(kube.server, err)) from None
+
+
+def is_tiltrun(obj: object) -> bool:
+    """True for a TiltRun manifest of the version this CLI speaks."""
+    return (
+        isinstance(obj, dict)
+        and obj.get("kind") == KIND
+        and obj.get("apiVersion") == f"{GROUP}/{VERSION}"
+    )
 
 
 # -- watching ------------------------------------------------------------------------------
@@ -251,13 +313,12 @@ class RunEvent:
     kind: str
     run: Obj | None = None
     text: str = ""
-    received: float = 0.0
 
 
 def watch_run(
     kube: Kube, namespace: str, name: str, resource_version: str
 ) -> queue.Queue[RunEvent]:
-    """Watch one TiltRun from ``resource_version`` in a daemon thread; events arrive on a queue.
+    """Watch one TiltRun from ``resource_version`` in a daemon thread; events go on a queue.
 
     The watch resumes from the last resourceVersion when the server ends it, starts over
     from a fresh read when that version has expired (410 Gone), and keeps retrying with
@@ -282,60 +343,64 @@ def _watch_loop(
         try:
             version = _stream(kube, namespace, name, version, events)
             backoff = 0.5
+            continue
+        except _Expired:
+            try:
+                run = require_run(kube, namespace, name)
+            except CommandError as problem:
+                events.put(RunEvent("fatal", text=problem.message))
+                return
+            events.put(RunEvent("changed", run))
+            version = str(run["metadata"]["resourceVersion"])
+            continue
         except ApiException as err:
-            if err.status == 410:  # our version expired: read the object afresh
-                try:
-                    run = require_run(kube, namespace, name)
-                except CommandError as problem:
-                    events.put(RunEvent("fatal", text=problem.message))
-                    return
-                events.put(RunEvent("changed", run, received=time.monotonic()))
-                version = str(run["metadata"]["resourceVersion"])
-                continue
             if err.status in (401, 403, 404):
-                events.put(
-                    RunEvent("fatal", text=f"cannot watch TiltRun {name}: {api_message(err)}")
-                )
+                message = f"cannot watch TiltRun {name}: {api_message(err)}"
+                events.put(RunEvent("fatal", text=message))
                 return
             events.put(RunEvent("notice", text=f"the watch failed ({api_message(err)}); retrying"))
-        except (urllib3.exceptions.HTTPError, OSError) as err:
+        except CONNECTION_ERRORS as err:
             events.put(RunEvent("notice", text=unreachable(kube.server, err) + "; retrying"))
         time.sleep(backoff)
         backoff = min(backoff * 2, 5.0)
+
+
+class _Expired(Exception):
+    """The resourceVersion we watch from is too old (410 Gone)."""
+
+
+def watch_events(kube: Kube, path: str, query: dict[str, str], seconds: int) -> Iterator[Obj]:
+    """The events of one watch request on the collection at ``path``, as they arrive."""
+    query = {**query, "watch": "true", "timeoutSeconds": str(seconds)}
+    response = kube.open("GET", path, query=query, timeout=(REQUEST_TIMEOUT[0], seconds + 30))
+    try:
+        for line in iter_resp_lines(response):  # type: ignore[no-untyped-call]
+            if line.strip():
+                event = json.loads(line)
+                if isinstance(event, dict):
+                    yield event
+    finally:
+        response.release_conn()
 
 
 def _stream(
     kube: Kube, namespace: str, name: str, version: str, events: queue.Queue[RunEvent]
 ) -> str:
     """One watch request; returns the resourceVersion to resume from."""
-    watcher = watch.Watch()  # type: ignore[no-untyped-call]
-    for event in watcher.stream(  # type: ignore[no-untyped-call]
-        kube.custom.list_namespaced_custom_object,
-        GROUP,
-        VERSION,
-        namespace,
-        PLURAL,
-        field_selector=f"metadata.name={name}",
-        resource_version=version,
-        allow_watch_bookmarks=True,
-        timeout_seconds=WATCH_SECONDS,
-        deserialize=False,
-        _request_timeout=(REQUEST_TIMEOUT[0], WATCH_SECONDS + 30),
-    ):
-        received = time.monotonic()
-        obj = event.get("object") or {}
+    query = {
+        "fieldSelector": f"metadata.name={name}",
+        "resourceVersion": version,
+        "allowWatchBookmarks": "true",
+    }
+    for event in watch_events(kube, runs_path(namespace), query, WATCH_SECONDS):
+        kind, obj = event.get("type"), event.get("object") or {}
+        if kind == "ERROR":
+            if obj.get("code") == 410:
+                raise _Expired()
+            raise ApiException(status=obj.get("code"), reason=obj.get("message"))
         version = str((obj.get("metadata") or {}).get("resourceVersion") or version)
-        if event.get("type") in ("ADDED", "MODIFIED"):
-            events.put(RunEvent("changed", obj, received=received))
-        elif event.get("type") == "DELETED":
-            events.put(RunEvent("deleted", obj, received=received))
+        if kind in ("ADDED", "MODIFIED"):
+            events.put(RunEvent("changed", obj))
+        elif kind == "DELETED":
+            events.put(RunEvent("deleted", obj))
     return version
-
-
-def is_tiltrun(obj: object) -> bool:
-    """True for a TiltRun manifest of the version this CLI speaks."""
-    return (
-        isinstance(obj, dict)
-        and obj.get("kind") == KIND
-        and obj.get("apiVersion") == f"{GROUP}/{VERSION}"
-    )

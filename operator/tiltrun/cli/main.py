@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import click
 
+from tiltrun.cli.ci import ci
 from tiltrun.cli.dev_cluster import dev_cluster
+from tiltrun.cli.inspect import inspect
 from tiltrun.cli.operator import operator
 
 
@@ -16,3 +18,5 @@ def cli() -> None:
 
 cli.add_command(dev_cluster)
 cli.add_command(operator)
+cli.add_command(ci)
+cli.add_command(inspect)

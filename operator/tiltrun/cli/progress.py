@@ -8,7 +8,7 @@ Both read the TiltRun's stored status and nothing else, so what a person sees is
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from typing import Any, Protocol, TextIO
 
@@ -40,6 +40,10 @@ class Row:
     reason: str
     #: Since when it is in this state.
     since: datetime | None
+    #: Watched but never gating (annotation ``tilt.dev/optional``).
+    optional: bool = False
+    #: Failing, but inside its grace period or failure budget.
+    retrying: bool = False
 
     @property
     def key(self) -> tuple[str, str, str]:
@@ -52,7 +56,8 @@ class Row:
 
     @property
     def counts(self) -> bool:
-        return self.state != "disabled"
+        """Whether it gates the run: not disabled, not optional."""
+        return self.state != "disabled" and not self.optional
 
 
 def rows(status: Obj | None) -> list[Row]:
@@ -66,6 +71,13 @@ def rows(status: Obj | None) -> list[Row]:
 
 def row(target: Obj) -> Row:
     """One stored target as a Row."""
+    plain = _row(target)
+    state = target.get("state") or {}
+    retrying = (state.get("grace") or {}).get("status") == "tolerated" and not plain.satisfied
+    return replace(plain, optional=bool(target.get("optional")), retrying=retrying)
+
+
+def _row(target: Obj) -> Row:
     name, kind = str(target.get("name", "?")), str(target.get("type", ""))
     state = target.get("state") or {}
     if state.get("disabled"):
@@ -108,8 +120,12 @@ def age(since: datetime | None, now: datetime) -> str:
 
 def describe_row(r: Row) -> str:
     """``active, not ready (1/3 replicas available)``, as a change line says it."""
+    if r.state == "active" and r.type == "job":
+        return f"active ({r.reason})"
     if r.state == "active":
         return "active, ready" if r.satisfied else f"active, not ready ({r.reason})"
+    if r.retrying:
+        return f"{r.state}, retrying ({r.reason})"
     if r.state == "terminated":
         return "terminated, completed" if r.satisfied else f"terminated, failed ({r.reason})"
     if r.state == "disabled":
@@ -133,15 +149,13 @@ def change_lines(before: Obj | None, after: Obj | None, now: datetime) -> list[s
 
 def pending_detail(r: Row) -> str:
     """What an unsatisfied target is waiting for, in a few words."""
-    if r.state == "terminated":
-        return f"retrying: {r.reason}"
-    return r.reason
+    return f"retrying: {r.reason}" if r.retrying else r.reason
 
 
 def waiting_line(status: Obj | None, now: datetime, elapsed: float) -> str:
     """``still waiting on: deployment/web (1/3 replicas available), ... [1/3 ready, 40s]``."""
     status = status or {}
-    pending = [r for r in rows(status) if r.counts and not r.satisfied]
+    pending = unsatisfied(status)
     progress = status.get("progress") or "0/0"
     tail = f" [{progress} ready, {format_duration(int(elapsed))} elapsed]"
     if not pending:
@@ -158,8 +172,10 @@ def table(title: str, status: Obj | None, now: datetime) -> Table:
     for column in ("name", "type", "state", "ready", "reason", "age"):
         grid.add_column(column, no_wrap=column != "reason", overflow="fold")
     for r in rows(status):
-        style = "green" if r.satisfied else "red" if r.state == "terminated" else ""
-        grid.add_row(r.name, r.type, r.state, r.ready, r.reason, age(r.since, now), style=style)
+        failed = r.state == "terminated" and not r.satisfied and not r.retrying
+        style = "green" if r.satisfied else "red" if failed else "yellow" if r.retrying else ""
+        kind = f"{r.type} (optional)" if r.optional else r.type
+        grid.add_row(r.name, kind, r.state, r.ready, r.reason, age(r.since, now), style=style)
     return grid
 
 

@@ -24,7 +24,7 @@ from typing import Any
 
 from tiltrun.api.model import parse_time
 from tiltrun.cli.diagnosis import Diagnosis
-from tiltrun.cli.progress import one_line, row
+from tiltrun.cli.progress import Row, describe_row, one_line, row
 from tiltrun.judge.exit import Reason
 
 Obj = Mapping[str, Any]
@@ -124,7 +124,8 @@ class Result:
     def headline(self) -> str:
         """One sentence: how the run ended."""
         summary = str(status_of(self.run).get("summary") or "")
-        took = f" after {_seconds(self.elapsed)}"
+        # A stack that failed before the run began has nothing to time.
+        took = f" after {_seconds(self.elapsed)}" if self.elapsed >= 0.1 else ""
         if self.outcome is Outcome.SUCCEEDED:
             return f"TiltRun {self.name} succeeded{took}: {summary}"
         if self.outcome is Outcome.FAILED:
@@ -149,9 +150,9 @@ def timings(result: Result) -> list[dict[str, Any]]:
 
     ``startedAfter``: to the target's ``active``/``terminated`` ``startTime``;
     ``finishedAfter``: to ``terminated.finishTime`` (a job's time to complete);
-    ``readyAfter``: to when this command saw it satisfied (a server's time to ready),
-    ``null`` when it already was when the command attached. Negative values mean the
-    workload got there before the run started (it was applied first).
+    ``readyAfter``: to ``active.readySince`` (a server's time to ready), or else to when
+    this command saw it become ready. Negative values mean the workload got there before
+    the run started (it was applied before the TiltRun).
     """
     start = result.start
     out = []
@@ -168,10 +169,19 @@ def timings(result: Result) -> list[dict[str, Any]]:
                 "satisfied": r.satisfied,
                 "startedAfter": _after(start, parse_time(began)),
                 "finishedAfter": _after(start, parse_time(ended)),
-                "readyAfter": _after(start, result.satisfied_seen.get(r.name)),
+                "readyAfter": _after(start, ready_time(result, target)),
             }
         )
     return out
+
+
+def ready_time(result: Result, target: Obj) -> datetime | None:
+    """When a ready target became ready: stored ``readySince``, else what the command saw."""
+    active = (target.get("state") or {}).get("active") or {}
+    if not active.get("ready"):
+        return None
+    stored = parse_time(active.get("readySince"))
+    return stored or result.satisfied_seen.get(str(target.get("name")))
 
 
 def _after(start: datetime | None, t: datetime | None) -> float | None:
@@ -250,10 +260,9 @@ def junit_xml(result: Result) -> str:
                 type=str(result.outcome),
             )
             failure.text = _xml_text(diagnosis.render())
-        elif not r.counts or not r.satisfied:
+        elif not r.satisfied:
             skipped += 1
-            why = "disabled" if not r.counts else f"not finished when the run ended: {r.reason}"
-            ET.SubElement(case, "skipped", message=_xml_text(one_line(why, 500)))
+            ET.SubElement(case, "skipped", message=_xml_text(one_line(_why_skipped(r), 500)))
     if result.outcome is not Outcome.SUCCEEDED and failures == 0:
         failures += 1
         case = ET.SubElement(
@@ -274,11 +283,19 @@ def junit_xml(result: Result) -> str:
     }
     for key, value in counts.items():
         suite.set(key, value)
-    suites = ET.Element("testsuites", name="tiltrun ci", **{k: counts[k] for k in counts})
+    suites = ET.Element("testsuites", attrib={"name": "tiltrun ci", **counts})
     suites.append(suite)
     ET.indent(suites)
     body = ET.tostring(suites, encoding="unicode")
     return f'<?xml version="1.0" encoding="UTF-8"?>\n{body}\n'
+
+
+def _why_skipped(r: Row) -> str:
+    if r.state == "disabled":
+        return "disabled"
+    if r.optional:
+        return f"optional (does not gate the run): {describe_row(r)}"
+    return f"not finished when the run ended: {describe_row(r)}"
 
 
 def _case_seconds(result: Result, target: Obj) -> float:
@@ -287,9 +304,8 @@ def _case_seconds(result: Result, target: Obj) -> float:
     if start is None:
         return 0.0
     state = target.get("state") or {}
-    name = str(target.get("name"))
     when = (
-        result.satisfied_seen.get(name)
+        ready_time(result, target)
         or parse_time((state.get("terminated") or {}).get("finishTime"))
         or parse_time((state.get("active") or {}).get("startTime"))
         or result.end

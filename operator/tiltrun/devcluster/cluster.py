@@ -29,7 +29,7 @@ import yaml
 
 from tiltrun.devcluster.build import cache_dir, ensure_binaries
 from tiltrun.devcluster.errors import DevClusterError
-from tiltrun.devcluster.pki import write_pki
+from tiltrun.devcluster.pki import issue_client_certificate, write_pki
 
 NODE_COUNT = 3
 NODE_ANNOTATION = "kwok.x-k8s.io/node"
@@ -108,6 +108,34 @@ def _tail(path: str, lines: int = 20) -> str:
     except OSError:
         return "(no log)"
     return "\n".join(text.strip().splitlines()[-lines:])
+
+
+def user_kubeconfig(
+    folder: Path, user: str, dest: Path, *, group: str | None = "system:masters"
+) -> Path:
+    """Write to ``dest`` a kubeconfig for the dev cluster in ``folder`` as another user.
+
+    The client certificate is signed by the cluster's CA for ``user`` (in ``group``), so
+    the API server, and its audit log, see that user name. ``folder`` is a dev cluster's
+    state folder: the one holding its ``kubeconfig`` and ``pki/``.
+    """
+    admin = yaml.safe_load((folder / "kubeconfig").read_text())
+    cert, key = issue_client_certificate(folder / "pki", user, group)
+    admin["users"] = [
+        {
+            "name": user,
+            "user": {
+                "client-certificate-data": base64.b64encode(cert).decode(),
+                "client-key-data": base64.b64encode(key).decode(),
+            },
+        }
+    ]
+    for context in admin.get("contexts") or []:
+        context["context"]["user"] = user
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    dest.write_text(yaml.safe_dump(admin))
+    dest.chmod(0o600)
+    return dest
 
 
 class DevCluster:

@@ -40,6 +40,57 @@ def _name(common: str, org: str | None = None) -> x509.Name:
     return x509.Name(attrs)
 
 
+def _sign(
+    ca_key: ec.EllipticCurvePrivateKey,
+    ca_name: x509.Name,
+    subject: x509.Name,
+    usage: x509.ObjectIdentifier,
+    sans: list[x509.GeneralName] | None = None,
+    *,
+    now: dt.datetime,
+    until: dt.datetime,
+) -> tuple[bytes, bytes]:
+    """A fresh key and a certificate for it signed by the CA, both PEM."""
+    key = ec.generate_private_key(ec.SECP256R1())
+    builder = (
+        x509.CertificateBuilder()
+        .subject_name(subject)
+        .issuer_name(ca_name)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now)
+        .not_valid_after(until)
+        .add_extension(x509.ExtendedKeyUsage([usage]), critical=False)
+    )
+    if sans:
+        builder = builder.add_extension(x509.SubjectAlternativeName(sans), critical=False)
+    cert = builder.sign(ca_key, hashes.SHA256())
+    return cert.public_bytes(serialization.Encoding.PEM), _pem_key(key)
+
+
+def issue_client_certificate(
+    folder: Path, common_name: str, organisation: str | None = "system:masters"
+) -> tuple[bytes, bytes]:
+    """A client certificate and key (PEM) for another identity, signed by the CA in ``folder``.
+
+    The benchmark gives the operator and each baseline a user name of its own, so the
+    API server's audit log tells their requests apart.
+    """
+    ca_key = serialization.load_pem_private_key((folder / "ca.key").read_bytes(), password=None)
+    if not isinstance(ca_key, ec.EllipticCurvePrivateKey):
+        raise ValueError(f"{folder / 'ca.key'} is not the dev cluster's ECDSA CA key")
+    ca_cert = x509.load_pem_x509_certificate((folder / "ca.crt").read_bytes())
+    now = dt.datetime.now(dt.UTC) - dt.timedelta(minutes=5)
+    return _sign(
+        ca_key,
+        ca_cert.subject,
+        _name(common_name, organisation),
+        ExtendedKeyUsageOID.CLIENT_AUTH,
+        now=now,
+        until=now + dt.timedelta(days=30),
+    )
+
+
 def write_pki(folder: Path) -> None:
     """Write ca, apiserver, client and service-account keys and certs into ``folder``."""
     folder.mkdir(parents=True, exist_ok=True)
@@ -82,22 +133,9 @@ def write_pki(folder: Path) -> None:
         usage: x509.ObjectIdentifier,
         sans: list[x509.GeneralName] | None = None,
     ) -> None:
-        key = ec.generate_private_key(ec.SECP256R1())
-        builder = (
-            x509.CertificateBuilder()
-            .subject_name(subject)
-            .issuer_name(ca_name)
-            .public_key(key.public_key())
-            .serial_number(x509.random_serial_number())
-            .not_valid_before(now)
-            .not_valid_after(until)
-            .add_extension(x509.ExtendedKeyUsage([usage]), critical=False)
-        )
-        if sans:
-            builder = builder.add_extension(x509.SubjectAlternativeName(sans), critical=False)
-        cert = builder.sign(ca_key, hashes.SHA256())
-        (folder / f"{stem}.key").write_bytes(_pem_key(key))
-        (folder / f"{stem}.crt").write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+        cert, key = _sign(ca_key, ca_name, subject, usage, sans, now=now, until=until)
+        (folder / f"{stem}.key").write_bytes(key)
+        (folder / f"{stem}.crt").write_bytes(cert)
 
     issue(
         "apiserver",

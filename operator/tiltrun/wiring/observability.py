@@ -69,6 +69,9 @@ def configure_logging(log_format: str, *, verbose: bool) -> None:
     kopf.configure(
         verbose=verbose, log_format=kopf.LogFormat.JSON if log_format == "json" else text
     )
+    # kopf logs "Handler 'pods-event' succeeded." for every watch event: one line per pod
+    # change in the cluster. Its warnings and errors about objects still show.
+    logging.getLogger("kopf.objects").setLevel(logging.DEBUG if verbose else logging.WARNING)
 
 
 def run_state(run: Obj) -> tuple[str, str]:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sys
+from typing import Any
 
 import kopf
 from kubernetes.client.exceptions import ApiException
@@ -39,6 +40,83 @@ def check_crd() -> None:
         sys.exit(missing)
 
 
+def required_access() -> list[tuple[str, str, str]]:
+    """What the operator does in every namespace it watches: (verb, API group, resource).
+
+    deploy/base/clusterrole.yaml grants exactly these, and tests/integration/test_deploy.py
+    checks both against the API server's audit log of a whole run.
+    """
+    from tiltrun.wiring.handlers import WATCHED
+
+    reads = [(GROUP, PLURAL)] + [(v.rpartition("/")[0], plural) for v, plural, _ in WATCHED]
+    return [
+        *((verb, group, plural) for group, plural in reads for verb in ("list", "watch")),
+        ("patch", GROUP, f"{PLURAL}/status"),
+        ("create", "", "events"),
+    ]
+
+
+def check_access(namespaces: list[str]) -> None:
+    """Exit with one sentence when RBAC denies the operator something it needs.
+
+    Without this, kopf would retry a forbidden list for about a minute and then stop
+    with a traceback. Asking costs one SelfSubjectAccessReview per permission, which
+    every authenticated identity may create; if even that is refused, kopf's own
+    errors will have to do.
+    """
+    from kubernetes import client
+
+    from tiltrun.wiring.client import api_client
+
+    connection = api_client()
+    api = client.AuthorizationV1Api(connection)
+    missing: list[str] = []
+    for namespace in namespaces or [""]:
+        denied = []
+        for verb, group, resource in required_access():
+            plural, _, subresource = resource.partition("/")
+            attributes = client.V1ResourceAttributes(
+                verb=verb,
+                group=group,
+                resource=plural,
+                subresource=subresource or None,
+                namespace=namespace or None,
+            )
+            review = client.V1SelfSubjectAccessReview(
+                spec=client.V1SelfSubjectAccessReviewSpec(resource_attributes=attributes)
+            )
+            try:
+                answer = api.create_self_subject_access_review(review)
+            except ApiException:
+                return
+            if not (answer.status and answer.status.allowed):
+                denied.append(f"{verb} {resource}{'.' + group if group else ''}")
+        if denied:
+            where = f"in namespace {namespace}" if namespace else "in all namespaces"
+            missing.append(f"{', '.join(denied)} {where}")
+    if missing:
+        sys.exit(
+            f"The operator's identity ({_username(connection)}) may not {'; '.join(missing)}: "
+            "grant it the rules of deploy/base/clusterrole.yaml (all namespaces) or "
+            "deploy/namespaced/role.yaml (in each watched namespace)."
+        )
+
+
+def _username(connection: Any) -> str:
+    """Who the API server thinks we are, for the error message."""
+    from kubernetes import client
+
+    review = client.V1SelfSubjectReview(
+        api_version="authentication.k8s.io/v1", kind="SelfSubjectReview"
+    )
+    try:
+        answer = client.AuthenticationV1Api(connection).create_self_subject_review(review)
+    except ApiException:
+        return "unknown"
+    user = answer.status.user_info if answer.status else None
+    return str(user.username) if user and user.username else "unknown"
+
+
 def run_operator(
     namespaces: list[str],
     *,
@@ -60,6 +138,7 @@ def run_operator(
             f"Cannot serve the health and metrics endpoints on {endpoints.bind_address}: {err}."
         )
     check_crd()
+    check_access(namespaces)
     import tiltrun.wiring.handlers  # noqa: F401 - registers the handlers with kopf
 
     kopf.run(

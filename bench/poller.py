@@ -1,0 +1,138 @@
+"""Baseline: a poller that reads every workload's status on a fixed interval.
+
+This is how kstatus-based tools wait (``kpt live status``, cli-utils' StatusPoller,
+Flux's health checks): every interval, read the objects and compute each one's
+kstatus (``InProgress``, ``Current``, ``Failed``). One poller stands for one CI
+pipeline per TiltRun: per tick it LISTs that run's Deployments and Jobs by label
+selector (two requests, the cheapest poller there is; cli-utils' caching reader also
+lists ReplicaSets and Pods, twice as many). A run is decided when every workload is
+``Current`` or one is ``Failed``; its polling then stops, as a CI step would exit.
+
+Run as a process (``python -m bench.poller``); writes one JSON line per observation:
+``{"t": <monotonic>, "run": ..., "target": "deployment/x", "status": "Current"}`` and
+``{"t": ..., "run": ..., "decided": "Current" | "Failed"}``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import signal
+import time
+from typing import IO, Any
+
+from bench.kubeapi import Api, collection, endpoint
+
+Obj = dict[str, Any]
+
+
+def _condition(obj: Obj, kind: str) -> Obj | None:
+    for cond in (obj.get("status") or {}).get("conditions") or []:
+        if cond.get("type") == kind:
+            return dict(cond)
+    return None
+
+
+def _is_true(obj: Obj, kind: str) -> bool:
+    cond = _condition(obj, kind)
+    return cond is not None and cond.get("status") == "True"
+
+
+def deployment_status(obj: Obj) -> str:
+    """kstatus of a Deployment, by the rules kstatus documents."""
+    status = obj.get("status") or {}
+    if (obj.get("metadata") or {}).get("generation") != status.get("observedGeneration"):
+        return "InProgress"
+    progressing = _condition(obj, "Progressing")
+    if progressing and progressing.get("reason") == "ProgressDeadlineExceeded":
+        return "Failed"
+    wanted = (obj.get("spec") or {}).get("replicas", 1)
+    if (
+        status.get("updatedReplicas", 0) < wanted
+        or status.get("replicas", 0) > status.get("updatedReplicas", 0)
+        or status.get("availableReplicas", 0) < wanted
+        or status.get("readyReplicas", 0) < wanted
+        or not _is_true(obj, "Available")
+    ):
+        return "InProgress"
+    return "Current"
+
+
+def job_status(obj: Obj) -> str:
+    """kstatus of a Job: Complete is Current, Failed is Failed."""
+    if _is_true(obj, "Failed"):
+        return "Failed"
+    if _is_true(obj, "Complete"):
+        return "Current"
+    return "InProgress"
+
+
+async def poll(
+    kubeconfig: str, namespace: str, runs: list[str], interval: float, out: IO[str]
+) -> int:
+    """Poll until every run is decided (or SIGTERM); the number of requests made."""
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, stop.set)
+    seen: dict[tuple[str, str], str] = {}
+    undecided = set(runs)
+    deployments = collection("apps/v1", "deployments", namespace)
+    jobs = collection("batch/v1", "jobs", namespace)
+
+    async with Api(endpoint(kubeconfig)) as api:
+
+        async def poll_run(run: str) -> None:
+            selector = f"tilt.dev/run={run}"
+            listed = await asyncio.gather(
+                api.get(deployments, labelSelector=selector),
+                api.get(jobs, labelSelector=selector),
+            )
+            now = time.monotonic()
+            verdicts = []
+            for kind, answer in zip(("deployment", "job"), listed, strict=True):
+                for obj in answer.get("items") or []:
+                    verdict = deployment_status(obj) if kind == "deployment" else job_status(obj)
+                    target = f"{kind}/{obj['metadata']['name']}"
+                    if seen.get((run, target)) != verdict:
+                        seen[(run, target)] = verdict
+                        out.write(
+                            json.dumps({"t": now, "run": run, "target": target, "status": verdict})
+                            + "\n"
+                        )
+                    verdicts.append(verdict)
+            if "Failed" in verdicts or (verdicts and all(v == "Current" for v in verdicts)):
+                decided = "Failed" if "Failed" in verdicts else "Current"
+                out.write(json.dumps({"t": now, "run": run, "decided": decided}) + "\n")
+                undecided.discard(run)
+
+        next_tick = time.monotonic()
+        while undecided and not stop.is_set():
+            await asyncio.gather(*(poll_run(run) for run in sorted(undecided)))
+            out.flush()
+            next_tick += interval
+            try:
+                await asyncio.wait_for(stop.wait(), timeout=max(0.0, next_tick - time.monotonic()))
+            except TimeoutError:
+                pass
+        return api.sent
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--kubeconfig", required=True)
+    parser.add_argument("--namespace", required=True)
+    parser.add_argument("--interval", type=float, required=True)
+    parser.add_argument("--runs", required=True, help="comma-separated run names")
+    parser.add_argument("--out", required=True)
+    args = parser.parse_args()
+    with open(args.out, "w") as out:
+        sent = asyncio.run(
+            poll(args.kubeconfig, args.namespace, args.runs.split(","), args.interval, out)
+        )
+        out.write(json.dumps({"requests": sent}) + "\n")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,109 @@
+"""The benchmark's own watcher: records every event with the instant it arrived.
+
+Run as a process of its own (``python -m bench.watcher``), started before anything
+changes, so that the arrival time of a workload's event and of the TiltRun status that
+reflects it are read by the same process from the same API server. It does no work per
+event beyond taking the time and writing the raw line; all judging happens afterwards
+(``bench.analysis``), so a busy analysis cannot delay a timestamp.
+
+Output: one line per event, ``<monotonic seconds>\\t<Kind>\\t<the watch event JSON>``.
+Items of the initial list are written as events of type ``LISTED``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import signal
+import sys
+import time
+from typing import IO
+
+from bench.kubeapi import Api, ApiError, collection, endpoint
+
+#: (apiVersion, plural, Kind) of everything the analysis replays.
+WATCHED = (
+    ("apps/v1", "deployments", "Deployment"),
+    ("apps/v1", "replicasets", "ReplicaSet"),
+    ("batch/v1", "jobs", "Job"),
+    ("v1", "pods", "Pod"),
+    ("tilt.dev/v1alpha1", "tiltruns", "TiltRun"),
+)
+
+
+async def _follow(
+    api: Api, api_version: str, plural: str, kind: str, namespace: str, out: IO[bytes],
+    listed: asyncio.Event,
+) -> None:
+    path = collection(api_version, plural, namespace)
+    prefix = kind.encode() + b"\t"
+    while True:
+        items = await api.get(path)
+        now = time.monotonic()
+        for item in items.get("items") or []:
+            item.setdefault("kind", kind)
+            line = json.dumps({"type": "LISTED", "object": item}).encode()
+            out.write(f"{now:.6f}\t".encode() + prefix + line + b"\n")
+        version = str(items["metadata"]["resourceVersion"])
+        listed.set()
+        while True:
+            try:
+                async for line in api.watch_lines(path, version):
+                    now = time.monotonic()
+                    out.write(f"{now:.6f}\t".encode() + prefix + line.rstrip(b"\n") + b"\n")
+                    event = json.loads(line)
+                    if event.get("type") == "ERROR":
+                        raise ApiError(int(event["object"].get("code", 0)), "WATCH", path, "")
+                    version = event["object"]["metadata"]["resourceVersion"]
+            except ApiError as err:
+                if err.status == 410:
+                    break  # too old: list again
+                raise
+
+
+async def watch(kubeconfig: str, namespace: str, out_path: str) -> None:
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, stop.set)
+    with open(out_path, "wb", buffering=1 << 16) as out:
+        async with Api(endpoint(kubeconfig)) as api:
+            listed = [asyncio.Event() for _ in WATCHED]
+            tasks = [
+                asyncio.create_task(_follow(api, v, p, k, namespace, out, done))
+                for (v, p, k), done in zip(WATCHED, listed, strict=True)
+            ]
+
+            async def flush() -> None:
+                while True:
+                    await asyncio.sleep(0.5)
+                    out.flush()
+
+            tasks.append(asyncio.create_task(flush()))
+            await asyncio.gather(*(e.wait() for e in listed))
+            print("ready", flush=True)
+            stopped = asyncio.create_task(stop.wait())
+            done, _ = await asyncio.wait([stopped, *tasks], return_when=asyncio.FIRST_COMPLETED)
+            for task in tasks:
+                task.cancel()
+            for task in done:
+                if task is not stopped and task.exception():
+                    raise task.exception()  # type: ignore[misc]
+        out.flush()
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--kubeconfig", required=True)
+    parser.add_argument("--namespace", required=True)
+    parser.add_argument("--out", required=True)
+    args = parser.parse_args()
+    try:
+        asyncio.run(watch(args.kubeconfig, args.namespace, args.out))
+    except KeyboardInterrupt:
+        sys.exit(130)
+
+
+if __name__ == "__main__":
+    main()
