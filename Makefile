@@ -7,7 +7,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: demo test lint typecheck unit integration binaries clean-cluster
+.PHONY: demo test lint typecheck unit integration binaries clean-cluster kind-e2e
 
 $(STAMP): pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -41,3 +41,8 @@ integration: binaries
 clean-cluster: $(STAMP)
 	$(BIN)/tiltrun dev-cluster down --name test
 	$(BIN)/tiltrun dev-cluster down --name dev
+
+# Needs Docker and kind (not available on the project's CI machines): builds the image,
+# deploys it with deploy/ into a kind cluster, runs the e2e tests against it.
+kind-e2e: $(STAMP)
+	PYTHON=$(BIN)/python hack/kind-e2e.sh

@@ -103,18 +103,22 @@ class Operator:
                 await asyncio.sleep(0.1)
         raise RuntimeError(f"the operator was not healthy within {timeout:.0f}s")
 
-    async def metric(self, name: str) -> float | None:
-        """One value from its Prometheus ``/metrics`` (served on the health port)."""
+    async def metrics(self) -> str:
+        """Its Prometheus ``/metrics`` text (served on the health port); empty if unreachable."""
         url = f"http://127.0.0.1:{self.health_port}/metrics"
         try:
             async with aiohttp.ClientSession() as session, session.get(url) as resp:
-                text = await resp.text()
+                return await resp.text()
         except aiohttp.ClientError:
-            return None
-        for line in text.splitlines():
-            if line.startswith(name + " "):
-                return float(line.split()[1])
-        return None
+            return ""
+
+
+def metric(text: str, name: str) -> float | None:
+    """The value of an unlabelled metric in Prometheus text."""
+    for line in text.splitlines():
+        if line.startswith(name + " "):
+            return float(line.split()[1])
+    return None
 
 
 def start_operator(

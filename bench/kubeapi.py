@@ -8,6 +8,7 @@ client's loader, so every authentication it supports works here too.
 
 from __future__ import annotations
 
+import asyncio
 import json
 import ssl
 from collections.abc import AsyncIterator
@@ -18,6 +19,7 @@ import aiohttp
 from kubernetes import client, config
 
 Obj = dict[str, Any]
+RETRIES = 30
 
 
 class ApiError(Exception):
@@ -54,7 +56,9 @@ def endpoint(kubeconfig: str) -> Endpoint:
         context.verify_mode = ssl.CERT_NONE
         context.load_cert_chain(cfg.cert_file, cfg.key_file)
     headers = {}
-    token = cfg.api_key.get("BearerToken") or cfg.api_key.get("authorization")
+    token = cfg.get_api_key_with_prefix("BearerToken") or cfg.get_api_key_with_prefix(
+        "authorization"
+    )
     if token:
         headers["Authorization"] = str(token)
     return Endpoint(str(cfg.host).rstrip("/"), context, headers)
@@ -67,8 +71,7 @@ class Api:
         self._where = where
         self._connections = connections
         self._session: aiohttp.ClientSession | None = None
-        #: Requests this client sent, by ``(verb, path)`` kind; the audit log is the
-        #: authority, this is a cross-check.
+        #: Requests this client sent; the audit log is the authority, this a cross-check.
         self.sent = 0
 
     async def __aenter__(self) -> Api:
@@ -100,18 +103,27 @@ class Api:
         content_type: str = "application/json",
         ok_statuses: tuple[int, ...] = (),
     ) -> Obj:
-        """One request; the decoded JSON answer. Raises :class:`ApiError` on an error."""
-        self.sent += 1
+        """One request; the decoded JSON answer. Raises :class:`ApiError` on an error.
+
+        ``429 Too Many Requests`` (a CRD's storage still initialising, say) is retried
+        for up to half a minute.
+        """
         data = None if body is None else json.dumps(body)
         headers = {"Content-Type": content_type} if body is not None else {}
-        async with self.session.request(
-            method, path, params=params, data=data, headers=headers
-        ) as resp:
-            text = await resp.text()
-            if resp.status >= 400 and resp.status not in ok_statuses:
-                raise ApiError(resp.status, method, path, text)
-            answer: Obj = json.loads(text) if text else {}
-            return answer
+        for attempt in range(RETRIES + 1):
+            self.sent += 1
+            async with self.session.request(
+                method, path, params=params, data=data, headers=headers
+            ) as resp:
+                text = await resp.text()
+                if resp.status == 429 and attempt < RETRIES:
+                    await asyncio.sleep(float(resp.headers.get("Retry-After", "1")))
+                    continue
+                if resp.status >= 400 and resp.status not in ok_statuses:
+                    raise ApiError(resp.status, method, path, text)
+                answer: Obj = json.loads(text) if text else {}
+                return answer
+        raise AssertionError("unreachable")
 
     async def get(self, path: str, **params: str) -> Obj:
         return await self.request("GET", path, params=params or None)

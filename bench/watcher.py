@@ -62,6 +62,17 @@ async def _follow(
                 raise
 
 
+async def _all(events: list[asyncio.Event]) -> None:
+    for event in events:
+        await event.wait()
+
+
+def _raise_failed(tasks: list[asyncio.Task[None]]) -> None:
+    for task in tasks:
+        if task.done() and not task.cancelled() and task.exception() is not None:
+            raise RuntimeError(f"a watch failed: {task.exception()!r}")
+
+
 async def watch(kubeconfig: str, namespace: str, out_path: str) -> None:
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
@@ -81,15 +92,15 @@ async def watch(kubeconfig: str, namespace: str, out_path: str) -> None:
                     out.flush()
 
             tasks.append(asyncio.create_task(flush()))
-            await asyncio.gather(*(e.wait() for e in listed))
+            all_listed = asyncio.create_task(_all(listed))
+            await asyncio.wait([all_listed, *tasks], return_when=asyncio.FIRST_COMPLETED)
+            _raise_failed(tasks)
             print("ready", flush=True)
             stopped = asyncio.create_task(stop.wait())
-            done, _ = await asyncio.wait([stopped, *tasks], return_when=asyncio.FIRST_COMPLETED)
+            await asyncio.wait([stopped, *tasks], return_when=asyncio.FIRST_COMPLETED)
             for task in tasks:
                 task.cancel()
-            for task in done:
-                if task is not stopped and task.exception():
-                    raise task.exception()  # type: ignore[misc]
+            _raise_failed(tasks)
         out.flush()
 
 

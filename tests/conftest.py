@@ -12,6 +12,7 @@ from __future__ import annotations
 import fcntl
 import json
 import os
+import shutil
 import subprocess
 import sys
 import time
@@ -93,10 +94,12 @@ def cluster() -> Cluster:
     with lock_path.open("w") as lock:
         # xdist workers: one builds the binaries and starts the cluster, the rest reuse them.
         fcntl.flock(lock, fcntl.LOCK_EX)
-        kubectl = str(ensure_binaries(log=lambda _: None)["kubectl"])
         external = os.environ.get("TILTRUN_TEST_KUBECONFIG")
         if external:
+            # A kind cluster on a laptop (hack/kind-e2e.sh): its kubectl will do.
+            kubectl = shutil.which("kubectl") or str(ensure_binaries(log=lambda _: None)["kubectl"])
             return Cluster(external, kubectl)
+        kubectl = str(ensure_binaries(log=lambda _: None)["kubectl"])
         dev = DevCluster(TEST_CLUSTER, log=lambda _: None)
         if not dev.is_up():
             _owner_file().write_text(os.environ.get("TILTRUN_TEST_RUN_ID", ""))
@@ -191,11 +194,56 @@ class OperatorProcess:
         return self.log_path.read_text(errors="replace")
 
 
+class DeployedOperator(OperatorProcess):
+    """The operator deploy/ runs in the cluster (``TILTRUN_TEST_OPERATOR=deployed``).
+
+    hack/kind-e2e.sh deploys it; tests marked ``e2e`` then check the real image, RBAC
+    and manifests instead of a local process. It watches every namespace.
+    """
+
+    NAMESPACE = "tiltrun-system"
+
+    def start(self, *extra: str) -> OperatorProcess:
+        assert not extra, "the deployed operator's arguments are in deploy/"
+        ns = ("-n", self.NAMESPACE)
+        self.cluster.kubectl("scale", "deployment/tiltrun-operator", "--replicas=1", *ns)
+        self.cluster.kubectl(
+            "rollout", "status", "deployment/tiltrun-operator", "--timeout=120s", *ns
+        )
+        return self
+
+    def stop(self) -> None:
+        ns = ("-n", self.NAMESPACE)
+        self.cluster.kubectl("scale", "deployment/tiltrun-operator", "--replicas=0", *ns)
+        self.cluster.kubectl(
+            "wait",
+            "--for=delete",
+            "pod",
+            "-l",
+            "app.kubernetes.io/name=tiltrun-operator",
+            "--timeout=60s",
+            *ns,
+            check=False,  # no pod left to wait for is fine
+        )
+
+    @property
+    def pid(self) -> int:
+        return 1  # the entry point is the container's first process (exec-form ENTRYPOINT)
+
+    def log(self) -> str:
+        return self.cluster.kubectl(
+            "logs", "deployment/tiltrun-operator", "-n", self.NAMESPACE, check=False
+        ).stdout
+
+
 @pytest.fixture
 def operator(
     cluster: Cluster, crd: str, namespace: str, tmp_path: Path
 ) -> Iterator[OperatorProcess]:
     """The operator, scoped to this test's namespace so tests can run side by side."""
+    if os.environ.get("TILTRUN_TEST_OPERATOR") == "deployed":
+        yield DeployedOperator(cluster, [], tmp_path / "operator.log")
+        return
     proc = OperatorProcess(cluster, [namespace], tmp_path / "operator.log").start()
     yield proc
     proc.stop()

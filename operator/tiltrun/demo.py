@@ -152,9 +152,13 @@ def operator_process(kubeconfig: str | None, namespaces: list[str]) -> Iterator[
 
 
 def run_ci(kubeconfig: str | None, *args: str) -> int:
-    """``tiltrun ci ...`` as the user would type it, on this terminal."""
+    """``tiltrun ci ...`` as the user would type it, on this terminal.
+
+    ``--operator-wait 60s``: the operator was started a moment ago and may still be
+    listing the cluster; a long-running operator answers within milliseconds.
+    """
     show("tiltrun ci " + " ".join(args))
-    command = [sys.executable, "-m", "tiltrun", "ci", *args]
+    command = [sys.executable, "-m", "tiltrun", "ci", *args, "--operator-wait", "60s"]
     env = {**os.environ, **({"KUBECONFIG": kubeconfig} if kubeconfig else {})}
     return subprocess.run(command, env=env, cwd=REPO, check=False).returncode
 

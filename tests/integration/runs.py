@@ -31,7 +31,7 @@ def wait_for_run(
     test: Callable[[Obj], object],
     *,
     what: str,
-    timeout: float = 30,
+    timeout: float = 60,
 ) -> Obj:
     """The stored TiltRun, once ``test(run)`` holds."""
 
@@ -43,7 +43,7 @@ def wait_for_run(
     return result
 
 
-def wait_until_done(cluster: Cluster, namespace: str, name: str, timeout: float = 30) -> Obj:
+def wait_until_done(cluster: Cluster, namespace: str, name: str, timeout: float = 60) -> Obj:
     return wait_for_run(
         cluster, namespace, name, lambda r: status(r).get("done"), what="done", timeout=timeout
     )
@@ -95,7 +95,7 @@ def status_written_at(cluster: Cluster, namespace: str, name: str) -> datetime:
 
 
 def events_about(cluster: Cluster, namespace: str, name: str) -> list[Obj]:
-    """Events whose involved object is the TiltRun ``name``, oldest first."""
+    """Events whose involved object is the TiltRun ``name`` (second-resolution order)."""
     items = cluster.get(
         "events",
         "-n",

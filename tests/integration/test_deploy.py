@@ -1,8 +1,9 @@
 """The install artifacts, proven on a real control plane: deploy/, RBAC, Pod Security.
 
 These tests install cluster-scoped objects (the CRD, a ClusterRole, the namespace
-tiltrun-system), so they run on a dev cluster of their own, ``deploytest``, started
-for this module and stopped after it; the shared ``test`` cluster is left alone.
+tiltrun-system), so they run on a dev cluster of their own, ``deploytest-<random>``,
+started for this module and stopped after it (a name per run, so that two test runs
+on one machine do not share it); the shared ``test`` cluster is left alone.
 
 The operator runs out of cluster here (there is no container runtime to run the image),
 but with the deployed ServiceAccount's own token, so the API server authorizes every
@@ -33,11 +34,9 @@ import yaml
 from tests.conftest import REPO, Cluster, OperatorProcess, tiltrun, wait_for
 from tiltrun.devcluster.build import ensure_binaries
 from tiltrun.devcluster.cluster import DevCluster
-from tiltrun.wiring.run import required_access
 
 pytestmark = pytest.mark.cluster
 
-CLUSTER_NAME = "deploytest"
 SYSTEM_NAMESPACE = "tiltrun-system"
 SERVICE_ACCOUNT = "tiltrun-operator"
 SA_USER = f"system:serviceaccount:{SYSTEM_NAMESPACE}:{SERVICE_ACCOUNT}"
@@ -53,25 +52,28 @@ class DeployCluster(Cluster):
     def audit_offset(self) -> int:
         return self.audit_log.stat().st_size if self.audit_log.exists() else 0
 
-    def audit(self, since: int, user: str) -> list[dict[str, Any]]:
-        """Audit entries of ``user`` written after byte ``since``, kubectl's excluded."""
+    def audit(self, since: int, user: str, *, kubectl: bool = False) -> list[dict[str, Any]]:
+        """Audit entries of ``user`` written after byte ``since``; kubectl's only if asked."""
         with self.audit_log.open() as log:
             log.seek(since)
             entries = [json.loads(line) for line in log if line.strip()]
         return [
             e
             for e in entries
-            if e["user"]["username"] == user and not e.get("userAgent", "").startswith("kubectl")
+            if e["user"]["username"] == user
+            and e.get("userAgent", "").startswith("kubectl") == kubectl
         ]
 
 
 @pytest.fixture(scope="module")
 def deploy_cluster() -> Iterator[DeployCluster]:
-    dev = DevCluster(CLUSTER_NAME, log=lambda _: None)
-    state = dev.up()
-    kubectl = str(ensure_binaries(log=lambda _: None)["kubectl"])
-    yield DeployCluster(state.kubeconfig, kubectl, Path(state.folder) / "logs" / "audit.log")
-    dev.down(quiet=True)
+    dev = DevCluster(f"deploytest-{uuid.uuid4().hex[:6]}", log=lambda _: None)
+    try:
+        state = dev.up()
+        kubectl = str(ensure_binaries(log=lambda _: None)["kubectl"])
+        yield DeployCluster(state.kubeconfig, kubectl, Path(state.folder) / "logs" / "audit.log")
+    finally:
+        dev.down(quiet=True)
 
 
 @pytest.fixture
@@ -263,12 +265,6 @@ def test_operator_pod_is_admitted_where_restricted_pod_security_is_enforced(
     assert 'violates PodSecurity "restricted:latest"' in refused.stderr
 
 
-def test_the_cluster_role_is_exactly_what_the_operator_asks_for() -> None:
-    wanted = set(required_access())
-    assert granted(REPO / "deploy" / "base" / "clusterrole.yaml") == wanted
-    assert granted(REPO / "deploy" / "namespaced" / "role.yaml") == wanted
-
-
 # -- running as the ServiceAccount ------------------------------------------------------
 
 
@@ -349,18 +345,32 @@ def test_the_operator_may_not_read_secrets_nor_write_workloads(
         answer = as_operator.kubectl("auth", "can-i", *question, "-n", fresh_namespace, check=False)
         assert answer.stdout.strip() == "no", f"{question}: {answer.stdout}"
 
-    installed.apply(web_and_migrate("x")[:1], fresh_namespace)
-    secret = as_operator.kubectl("get", "secrets", "-n", fresh_namespace, check=False)
-    assert secret.returncode != 0 and "Forbidden" in secret.stderr
-    write = as_operator.kubectl(
-        "scale", "deployment/web", "--replicas=3", "-n", fresh_namespace, check=False
-    )
-    assert write.returncode != 0 and "Forbidden" in write.stderr
-    create = as_operator.kubectl(
-        "create", "deployment", "intruder", "--image=busybox", "-n", fresh_namespace, check=False
-    )
-    assert create.returncode != 0 and "Forbidden" in create.stderr
-    # The API server answered all three with 403.
+    web = web_and_migrate("x")[0]
+    installed.apply([web], fresh_namespace)
+    web["spec"]["replicas"] = 3
+    since = installed.audit_offset()
+    for attempt, manifest in [
+        (["get", "secrets"], None),
+        # Server-side apply sends the PATCH straight away (kubectl's other verbs GET first).
+        (["apply", "--server-side", "-f", "-"], yaml.safe_dump(web)),
+        (["create", "deployment", "intruder", "--image=busybox"], None),
+        (["delete", "deployment", "web", "--wait=false"], None),
+    ]:
+        result = as_operator.kubectl(*attempt, "-n", fresh_namespace, input=manifest, check=False)
+        assert result.returncode != 0, attempt
+    answers = {
+        (e["verb"], e["objectRef"]["resource"], e["objectRef"].get("subresource", "")): e[
+            "responseStatus"
+        ]["code"]
+        for e in installed.audit(since, SA_USER, kubectl=True)
+        if e.get("objectRef")
+    }
+    assert answers == {
+        ("list", "secrets", ""): 403,
+        ("patch", "deployments", ""): 403,
+        ("create", "deployments", ""): 403,
+        ("delete", "deployments", ""): 403,
+    }
     stored = installed.get("deployment", "web", "-n", fresh_namespace)
     assert stored["spec"]["replicas"] == 2
 
@@ -469,7 +479,7 @@ def test_missing_rbac_makes_the_operator_exit_with_one_sentence(
         "namespaces: grant it the rules of deploy/base/clusterrole.yaml (all namespaces) "
         "or deploy/namespaced/role.yaml (in each watched namespace)."
     ]
-    assert elapsed < 20  # not kopf's minute of retries
+    assert elapsed < 30  # not kopf's minute of retries
 
 
 def test_sigterm_stops_the_operator_cleanly_within_seconds(
@@ -493,5 +503,5 @@ def test_sigterm_stops_the_operator_cleanly_within_seconds(
     code = operator.proc.wait(timeout=10)
     elapsed = time.monotonic() - started
     assert code == 0
-    assert elapsed < 5
+    assert elapsed < 10  # about 2 s on an idle machine; the Deployment allows 30
     assert "Signal SIGTERM is received" in operator.log()

@@ -7,10 +7,8 @@ PATCH, must never crash the operator or lose a result.
 from __future__ import annotations
 
 import json
-from pathlib import Path
 
 import pytest
-import yaml
 
 from tests.conftest import Cluster, OperatorProcess, tiltrun, wait_for
 from tests.integration.runs import state, status, stored_run, wait_for_run, wait_until_done
@@ -98,94 +96,90 @@ def test_odd_workload_status_does_not_crash_the_operator(
     assert "cannot judge" not in json.dumps(stored_run(cluster, namespace, "odd"))
 
 
-def _service_account_kubeconfig(cluster: Cluster, namespace: str, account: str, path: Path) -> str:
-    """A kubeconfig for ``account``: the admin's server and CA, the account's token."""
-    admin = yaml.safe_load(Path(cluster.kubeconfig).read_text())
-    token = cluster.kubectl(
-        "create", "token", account, "-n", namespace, "--duration=1h"
-    ).stdout.strip()
-    config = {
-        "apiVersion": "v1",
-        "kind": "Config",
-        "clusters": admin["clusters"],
-        "users": [{"name": account, "user": {"token": token}}],
-        "contexts": [
-            {
-                "name": account,
-                "context": {
-                    "cluster": admin["clusters"][0]["name"],
-                    "user": account,
-                    "namespace": namespace,
+def _status_freeze(namespace: str) -> list[dict]:
+    """An admission policy refusing every TiltRun status write in ``namespace``.
+
+    Cluster-scoped objects, so their names carry the namespace; the binding matches
+    only that namespace, so tests beside this one are untouched.
+    """
+    name = f"freeze-{namespace}"
+    rule = {
+        "apiGroups": ["tilt.dev"],
+        "apiVersions": ["v1alpha1"],
+        "operations": ["UPDATE"],
+        "resources": ["tiltruns/status"],
+    }
+    return [
+        {
+            "apiVersion": "admissionregistration.k8s.io/v1",
+            "kind": "ValidatingAdmissionPolicy",
+            "metadata": {"name": name},
+            "spec": {
+                "failurePolicy": "Fail",
+                "matchConstraints": {"resourceRules": [rule]},
+                "validations": [{"expression": "false", "message": "status writes frozen"}],
+            },
+        },
+        {
+            "apiVersion": "admissionregistration.k8s.io/v1",
+            "kind": "ValidatingAdmissionPolicyBinding",
+            "metadata": {"name": name},
+            "spec": {
+                "policyName": name,
+                "validationActions": ["Deny"],
+                "matchResources": {
+                    "namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": namespace}}
                 },
-            }
-        ],
-        "current-context": account,
-    }
-    path.write_text(yaml.safe_dump(config))
-    return str(path)
-
-
-def _operator_role(namespace: str, *, may_write_status: bool) -> dict:
-    watched = {
-        "": ["pods"],
-        "apps": ["deployments", "statefulsets", "daemonsets", "replicasets"],
-        "batch": ["jobs"],
-        "tilt.dev": ["tiltruns"],
-    }
-    rules = [
-        {"apiGroups": [group], "resources": resources, "verbs": ["get", "list", "watch"]}
-        for group, resources in watched.items()
+            },
+        },
     ]
-    rules.append({"apiGroups": [""], "resources": ["events"], "verbs": ["create"]})
-    if may_write_status:
-        rules.append(
-            {"apiGroups": ["tilt.dev"], "resources": ["tiltruns/status"], "verbs": ["patch"]}
-        )
-    return {
-        "apiVersion": "rbac.authorization.k8s.io/v1",
-        "kind": "Role",
-        "metadata": {"name": "tiltrun-operator", "namespace": namespace},
-        "rules": rules,
-    }
 
 
 def test_a_refused_status_patch_is_retried_until_it_lands(
-    cluster: Cluster, namespace: str, crd: str, tmp_path: Path
+    cluster: Cluster, namespace: str, operator: OperatorProcess
 ) -> None:
-    # An operator whose identity may watch everything but not yet write a status: every
-    # PATCH is answered 403 until the permission is granted.
-    cluster.kubectl("create", "serviceaccount", "operator", "-n", namespace)
-    cluster.apply([_operator_role(namespace, may_write_status=False)], namespace)
-    cluster.kubectl(
-        "create",
-        "rolebinding",
-        "tiltrun-operator",
-        "-n",
-        namespace,
-        "--role=tiltrun-operator",
-        f"--serviceaccount={namespace}:operator",
-    )
-    restricted = Cluster(
-        _service_account_kubeconfig(cluster, namespace, "operator", tmp_path / "kubeconfig"),
-        cluster.kubectl_path,
-    )
-    operator = OperatorProcess(restricted, [namespace], tmp_path / "operator.log").start()
+    freeze = _status_freeze(namespace)
+    cluster.apply(freeze, namespace)
     try:
+        # The policy is in force once it refuses a status write of our own.
+        cluster.apply([tiltrun("canary", exit_condition="manual")], namespace)
+        wait_for(
+            lambda: (
+                "status writes frozen"
+                in cluster.kubectl(
+                    "patch",
+                    "tiltrun",
+                    "canary",
+                    "-n",
+                    namespace,
+                    "--subresource=status",
+                    "--type=merge",
+                    "-p",
+                    '{"status": {"summary": "probe"}}',
+                    "--dry-run=server",
+                    check=False,
+                ).stderr
+            ),
+            what="the admission policy to take effect",
+        )
         cluster.apply(
             [tiltrun("denied", ci={"timeout": "5m"}), job("migrate", "denied")], namespace
         )
         wait_for(
-            lambda: "status patch for" in operator.log() and "denied" in operator.log(),
+            lambda: f"status patch for {namespace}/denied failed" in operator.log(),
             what="a refused status patch in the operator's log",
             timeout=60,
         )
         assert "status" not in stored_run(cluster, namespace, "denied")
 
-        # Granted: the retry lands, and the run's verdict is not lost.
-        cluster.apply([_operator_role(namespace, may_write_status=True)], namespace)
-        run = wait_until_done(cluster, namespace, "denied", timeout=60)
+        # The policy lifted: the retry lands, and the run's verdict is not lost.
+        cluster.kubectl("delete", "validatingadmissionpolicybinding", f"freeze-{namespace}")
+        run = wait_until_done(cluster, namespace, "denied")
         assert status(run)["error"] == ""
         assert status(run)["pid"] == operator.pid
         assert operator.proc is not None and operator.proc.poll() is None
     finally:
-        operator.stop()
+        for obj in freeze:
+            cluster.kubectl(
+                "delete", obj["kind"].lower(), obj["metadata"]["name"], "--ignore-not-found"
+            )

@@ -47,7 +47,7 @@ def test_deployment_statefulset_and_job_reach_done_without_error(
         ],
         namespace,
     )
-    run = wait_until_done(cluster, namespace, "stack", timeout=60)
+    run = wait_until_done(cluster, namespace, "stack")
     got = status(run)
     assert got["error"] == ""
     assert [t["name"] for t in got["targets"]] == [
@@ -164,7 +164,7 @@ def test_grace_period_tolerates_a_crash_loop_until_the_pod_recovers(
     assert conditions(retrying)["Reconciling"] == ("True", "Retrying")
     assert conditions(retrying)["Stalled"][0] == "False"
 
-    run = wait_until_done(cluster, namespace, "flaky", timeout=60)
+    run = wait_until_done(cluster, namespace, "flaky")
     assert status(run)["error"] == ""
     assert state(run, "deployment/api")["active"]["ready"] is True
     # It really crashed twice before it came up.

@@ -11,6 +11,7 @@ from datetime import timedelta
 from pathlib import Path
 
 import pytest
+import yaml
 
 from tests.conftest import Cluster, OperatorProcess, start_run, tiltrun, wait_for
 from tests.integration.runs import (
@@ -116,6 +117,33 @@ def test_restart_after_the_run_finished_keeps_the_result(
     assert status(after) == status(finished)
 
 
+def test_a_run_created_again_under_the_same_name_starts_afresh(
+    cluster: Cluster, namespace: str, operator: OperatorProcess
+) -> None:
+    """CI's "delete the run, apply it again": the new object inherits nothing."""
+    manifest = tiltrun("again", ci={"timeout": "60s"})
+    cluster.apply([manifest, job("migrate", "again", behavior="fail", backoff_limit=0)], namespace)
+    first = wait_until_done(cluster, namespace, "again")
+    assert status(first)["error"]
+
+    # Fixed and run again: the failed Job replaced by a good one, the run by a new object
+    # (replace --force deletes and creates at once, the tightest such sequence).
+    cluster.kubectl("delete", "job", "migrate", "-n", namespace, "--wait=true")
+    cluster.apply([job("migrate", "again")], namespace)
+    cluster.kubectl(
+        "replace", "--force", "-n", namespace, "-f", "-", input=yaml.safe_dump(manifest)
+    )
+    second = wait_for_run(
+        cluster,
+        namespace,
+        "again",
+        lambda r: r["metadata"]["uid"] != first["metadata"]["uid"] and status(r).get("done"),
+        what="the new run done",
+    )
+    assert status(second)["error"] == ""
+    assert status(second)["startTime"] > status(first)["startTime"]
+
+
 def test_tiltrun_can_be_deleted_while_the_operator_is_stopped(
     cluster: Cluster, namespace: str, operator: OperatorProcess
 ) -> None:
@@ -178,7 +206,7 @@ def test_operator_never_writes_to_the_workloads_it_observes(
     operator = OperatorProcess(cluster, [namespace], tmp_path / "operator.log").start()
     try:
         cluster.apply([tiltrun("hands-off", ci={"timeout": "60s"})], namespace)
-        run = wait_until_done(cluster, namespace, "hands-off", timeout=60)
+        run = wait_until_done(cluster, namespace, "hands-off")
         assert status(run)["error"] == ""
         assert status(run)["progress"] == "3/3"
     finally:

@@ -6,7 +6,7 @@ import pytest
 
 from tests.conftest import Cluster, OperatorProcess, tiltrun, wait_for
 
-pytestmark = pytest.mark.cluster
+pytestmark = [pytest.mark.cluster, pytest.mark.e2e]
 
 
 def test_ci_run_with_a_deployment_and_a_job_succeeds(

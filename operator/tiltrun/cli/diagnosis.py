@@ -184,7 +184,7 @@ def crashed(pod: Obj, container: str) -> bool:
         status.get("containerStatuses") or []
     ):
         if entry.get("name") == container:
-            running = (entry.get("state") or {}).get("running")
+            running = "running" in (entry.get("state") or {})
             return int(entry.get("restartCount") or 0) > 0 and not running
     return False
 

@@ -40,7 +40,7 @@ _VERDICTS = {
     Outcome.FAILED: "would fail",
     Outcome.TIMED_OUT: "timed out",
 }
-_KEY = r"[A-Za-z0-9]([-A-Za-z0-9_./]*[A-Za-z0-9])?"
+_KEY = r"[A-Za-z0-9](?:[-A-Za-z0-9_./]*[A-Za-z0-9])?"
 
 
 @dataclass(frozen=True)
@@ -102,9 +102,9 @@ def parse_selector(text: str) -> Obj:
         elif m := re.fullmatch(rf"!\s*({_KEY})", part):
             expressions.append({"key": m.group(1), "operator": "DoesNotExist"})
         elif m := re.fullmatch(rf"({_KEY})\s*!=\s*(\S*)", part):
-            expressions.append({"key": m.group(1), "operator": "NotIn", "values": [m.group(3)]})
+            expressions.append({"key": m.group(1), "operator": "NotIn", "values": [m.group(2)]})
         elif m := re.fullmatch(rf"({_KEY})\s*==?\s*(\S*)", part):
-            labels[m.group(1)] = m.group(3)
+            labels[m.group(1)] = m.group(2)
         elif re.fullmatch(_KEY, part):
             expressions.append({"key": part, "operator": "Exists"})
         else:

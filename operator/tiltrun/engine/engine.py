@@ -18,7 +18,7 @@ from typing import Any
 
 from tiltrun.api.model import parse_time
 from tiltrun.engine.status import comparable, desired_status, failing_names, is_done
-from tiltrun.engine.store import Obj, RunKey, Store
+from tiltrun.engine.store import Obj, RunKey, Store, run_key, same_object
 from tiltrun.engine.writer import Gone, Writer
 from tiltrun.judge.exit import Outcome
 
@@ -71,11 +71,20 @@ class Engine:
 
     def observe_run(self, event_type: str | None, run: Obj) -> None:
         """A TiltRun was listed, added, modified or deleted."""
+        key = run_key(run)
+        held = self.store.runs.get(key)
+        # A TiltRun deleted and created again under the same name is a new run. kopf
+        # hands each object (by uid) its own worker, so the old one's DELETED may come
+        # after the new one's ADDED, or not at all after a watch gap.
+        replaced = held is not None and not same_object(held, run)
         if event_type == "DELETED":
-            key = self.store.drop_run(run)
-            self._forget(key)
+            if not replaced:
+                self.store.drop_run(run)
+                self._forget(key)
             return
-        key = self.store.put_run(run)
+        if replaced:
+            self._forget(key)
+        self.store.put_run(run)
         if key not in self._stored:
             # First sight (creation, or an operator restart): trust what is stored, so a
             # finished run stays finished and startTime never moves.

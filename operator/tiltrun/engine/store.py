@@ -34,6 +34,16 @@ def _controller_uid(obj: Obj) -> str | None:
     return None
 
 
+def run_key(run: Obj) -> RunKey:
+    """``(namespace, name)``: how the engine names a TiltRun."""
+    return (_meta(run).get("namespace", ""), _meta(run).get("name", ""))
+
+
+def same_object(a: Obj, b: Obj) -> bool:
+    """True when ``a`` and ``b`` are versions of one object, not two under one name."""
+    return _meta(a).get("uid") == _meta(b).get("uid")
+
+
 def run_selector(run: Obj) -> dict[str, Any]:
     """The run's selector; omitted means ``tilt.dev/run: <name>``."""
     spec = run.get("spec") or {}
@@ -58,12 +68,12 @@ class Store:
     # -- updates --------------------------------------------------------------------
 
     def put_run(self, run: Obj) -> RunKey:
-        key = (_meta(run).get("namespace", ""), _meta(run).get("name", ""))
+        key = run_key(run)
         self.runs[key] = run
         return key
 
     def drop_run(self, run: Obj) -> RunKey:
-        key = (_meta(run).get("namespace", ""), _meta(run).get("name", ""))
+        key = run_key(run)
         self.runs.pop(key, None)
         return key
 

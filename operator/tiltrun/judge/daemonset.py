@@ -10,8 +10,12 @@ terminated  error: a fatal signal on a pod of the current generation
 ==========  ===================================================================
 
 The DaemonSet controller labels each pod with the ``pod-template-generation`` it was
-made from; a pod without the label (made by an old controller) counts as current,
-since nothing says otherwise.
+made from: the template generation the API server keeps in the annotation
+``deprecated.daemonset.template.generation``. That moves only when the pod template
+changes, while ``metadata.generation`` moves with any spec change (``updateStrategy``,
+``minReadySeconds``), which leaves the pods current; so the annotation is what pods are
+compared with, ``metadata.generation`` only when it is absent. A pod without the label
+(made by an old controller) counts as current, since nothing says otherwise.
 """
 
 from __future__ import annotations
@@ -21,6 +25,7 @@ from typing import TYPE_CHECKING
 from tiltrun.api.model import Active, TargetState
 from tiltrun.judge.objects import (
     Obj,
+    annotations_of,
     by_name,
     controlled_by,
     created,
@@ -41,8 +46,10 @@ from tiltrun.judge.rollout import (
 if TYPE_CHECKING:
     from tiltrun.judge.target import Related
 
-#: Label carrying the DaemonSet ``metadata.generation`` a pod was made from.
+#: Label carrying the DaemonSet template generation a pod was made from.
 GENERATION_LABEL = "pod-template-generation"
+#: Annotation holding the DaemonSet's current template generation.
+TEMPLATE_GENERATION_ANNOTATION = "deprecated.daemonset.template.generation"
 
 
 def classify(obj: Obj, related: Related) -> TargetState:
@@ -58,7 +65,9 @@ def classify(obj: Obj, related: Related) -> TargetState:
         # the DaemonSet is as rolled out as it can be.
         return TargetState(active=Active(start_time=time_or(created(obj)), ready=True))
 
-    generation = str(get_int(obj, "metadata", "generation"))
+    generation = annotations_of(obj).get(TEMPLATE_GENERATION_ANNOTATION, "").strip() or str(
+        get_int(obj, "metadata", "generation")
+    )
     owned = [pod for pod in by_name(related.pods) if controlled_by(pod, uid_of(obj))]
     pods = [pod for pod in owned if labels_of(pod).get(GENERATION_LABEL, generation) == generation]
     updated = get_int(status, "updatedNumberScheduled")

@@ -138,10 +138,15 @@ def _behind(obj: Obj, desired: int) -> str:
     if available < desired:
         return f"{available}/{desired} replicas available"
     available_condition = condition(obj, "Available")
-    if available_condition is not None and get_str(available_condition, "status") != "True":
-        return "Available=False: " + describe(
+    if available_condition is None:
+        return "no Available condition reported yet"
+    # Say the status as it is: a partial or odd status may hold "Unknown", or nothing.
+    value = get_str(available_condition, "status") or "Unknown"
+    if value != "True":
+        detail = describe(
             get_str(available_condition, "reason"), get_str(available_condition, "message")
         )
+        return f"Available={value}: {detail}" if detail else f"Available={value}"
     return f"{updated} updated, {available} available, {replicas} replicas of {desired} desired"
 
 

@@ -15,6 +15,12 @@ active      a pod runs (or some already succeeded and more are to come). ``ready
 The conditions come first: a finished Job stays finished even when it is suspended
 afterwards or old failed pods of retries linger, and ``FailureTarget`` (set before
 the controller stops the pods) fails the target as early as the controller knows.
+
+A pod that failed counts once the Job controller has counted it, that is, removed its
+``batch.kubernetes.io/job-tracking`` finalizer. The controller writes the Job's
+verdict (``FailureTarget`` with ``BackoffLimitExceeded``, or nothing while retries
+remain) before it removes that finalizer, so the error always carries the Job's reason
+when there is one, instead of depending on which watch event reached us first.
 """
 
 from __future__ import annotations
@@ -53,6 +59,9 @@ from tiltrun.judge.rollout import pending_reason
 if TYPE_CHECKING:
     from tiltrun.judge.target import Related
 
+#: The Job controller holds each of its pods with this until it has counted the pod's end.
+JOB_TRACKING_FINALIZER = "batch.kubernetes.io/job-tracking"
+
 
 def classify(obj: Obj, related: Related) -> TargetState:
     """The state of a Job, from itself and its pods."""
@@ -78,7 +87,7 @@ def classify(obj: Obj, related: Related) -> TargetState:
     if get_bool(obj, "spec", "suspend"):
         return TargetState(disabled=True)
 
-    signal = first_fatal_signal(pods, job=True)
+    signal = first_fatal_signal([pod for pod in pods if not _uncounted(pod)], job=True)
     if signal:
         finish = time_or(signal.time, start)
         return TargetState(terminated=Terminated(start, max(start, finish), signal.evidence))
@@ -89,6 +98,16 @@ def classify(obj: Obj, related: Related) -> TargetState:
         reason = pending_reason(pods) or "no pods created yet"
         return TargetState(waiting=Waiting(trigger_time=start, reason=reason))
     return TargetState(active=Active(start_time=start, ready=False, reason=_progress(obj, pods)))
+
+
+def _uncounted(pod: Obj) -> bool:
+    """A failed pod the Job controller has not counted yet (see the module docstring)."""
+    finalizers = dig(pod, "metadata", "finalizers")
+    return (
+        phase(pod) == "Failed"
+        and isinstance(finalizers, list)
+        and JOB_TRACKING_FINALIZER in finalizers
+    )
 
 
 def _first_true(obj: Obj, *types: str) -> Obj | None:

@@ -52,7 +52,8 @@ def read_policy(annotations: Mapping[str, str]) -> tuple[TargetPolicy, list[str]
             optional = value == "true"
         else:
             problems.append(
-                f'annotation {OPTIONAL_ANNOTATION}: expected "true" or "false", got "{raw_optional}"'
+                f'annotation {OPTIONAL_ANNOTATION}: expected "true" or "false", '
+                f'got "{raw_optional}"'
             )
 
     policy = TargetPolicy(

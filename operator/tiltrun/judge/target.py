@@ -67,8 +67,8 @@ from tiltrun.judge.objects import (
     owner_references,
     time_or,
 )
-from tiltrun.judge.policy import read_policy
 from tiltrun.judge.pods import is_job_pod
+from tiltrun.judge.policy import read_policy
 
 
 @dataclass(frozen=True)
@@ -236,8 +236,8 @@ def _crash_restarts(pods: Sequence[Obj]) -> int:
 def _ready_since(pods: Sequence[Obj]) -> datetime | None:
     """When the last of the ready pods became ready: the target's ready-since instant."""
     times = []
-    for pod in pods:
-        ready = condition(as_map(pod), "Ready")
+    for each in pods:
+        ready = condition(as_map(each), "Ready")
         if ready and ready.get("status") == "True":
             times.append(get_time(ready, "lastTransitionTime"))
     return latest(times)

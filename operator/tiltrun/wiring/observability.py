@@ -29,6 +29,7 @@ from prometheus_client import (
     Counter,
     Histogram,
     ProcessCollector,
+    disable_created_metrics,
     generate_latest,
 )
 from prometheus_client.core import GaugeMetricFamily
@@ -38,6 +39,10 @@ from tiltrun.engine.store import Obj, RunKey
 from tiltrun.judge.exit import Outcome
 
 log = logging.getLogger(__name__)
+
+# The `_created` timestamp series prometheus_client adds to every counter and histogram
+# only double the output; Prometheus does not need them.
+disable_created_metrics()  # type: ignore[no-untyped-call]
 
 #: ``--log-format text``: one line per record, the logger's name saying who speaks.
 TEXT_FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"

@@ -201,3 +201,44 @@ def test_a_deleted_workload_leaves_the_run() -> None:
 
     writer = drive(body)
     assert [t["name"] for t in writer.patches[-1][2]["targets"]] == []
+
+
+def _replacement(stored: dict[str, Any] | None = None) -> dict[str, Any]:
+    """The run ``demo`` deleted and created again: same name, a new uid."""
+    obj = run(status=stored)
+    obj["metadata"]["uid"] = "uid-demo-2"
+    return obj
+
+
+def test_a_run_created_again_under_the_same_name_is_a_new_run() -> None:
+    finished = {"done": True, "error": "", "startTime": "2026-01-01T00:00:00.000000Z"}
+
+    async def body(engine: Engine, writer: RecordingWriter) -> None:
+        engine.observe_run("ADDED", run(status=finished))
+        feed(engine, namespaced(load("job-running.yaml")))
+        await settle()
+        assert writer.patches == []  # the finished run is left alone
+        # Its DELETED was missed (a watch gap); the new run must not inherit its result.
+        engine.observe_run("ADDED", _replacement())
+        await settle()
+
+    writer = drive(body)
+    assert len(writer.patches) == 1
+    fresh = writer.patches[0][2]
+    assert fresh["done"] is False
+    assert fresh["startTime"] != finished["startTime"]
+
+
+def test_a_late_delete_of_the_old_run_keeps_the_new_one() -> None:
+    async def body(engine: Engine, writer: RecordingWriter) -> None:
+        old = run(exit_condition="manual")
+        engine.observe_run("ADDED", old)
+        await settle()
+        # kopf works on each uid apart: the new run's ADDED may come before the old DELETED.
+        engine.observe_run("ADDED", _replacement())
+        engine.observe_run("DELETED", old)
+        feed(engine, namespaced(load("job-running.yaml")))
+        await settle()
+
+    writer = drive(body)
+    assert [t["name"] for t in writer.patches[-1][2]["targets"]] == ["job/migrate"]

@@ -1,10 +1,14 @@
-"""Scenarios for the judgement: real-looking API objects, one YAML file per rule.
+"""Scenarios for the judgement: real API objects, one YAML file per rule.
 
 Each file in ``tests/fixtures/objects`` is a multi-document stream (or a ``v1 List``)
-holding the workload first, then the objects it is judged with (ReplicaSets, pods),
-exactly as the API server returns them. A comment on top names the rule the scenario
-proves. Files are self-contained so they can be re-captured from the dev cluster one
-at a time (``kubectl get deploy/web rs,pods -o yaml``).
+holding the workload first, then the objects it is judged with (ReplicaSets, oldest
+revision first, then pods), exactly as the API server returns them. A comment on top
+names the rule the scenario proves. Most files are captured from the dev cluster by
+``python -m tests.fixtures.capture --only <scenario>``; the few no kubelet in the dev
+cluster can produce say ``# hand-written`` on their first line (``tests/fixtures/README.md``).
+
+A capture has its own names and times, so tests read them from the fixture (``stamp``,
+``Scenario.pods_of``) rather than spelling them out: re-capturing must not break a test.
 """
 
 from __future__ import annotations
@@ -24,10 +28,14 @@ from tiltrun.judge.target import Related, judge
 OBJECTS = Path(__file__).parents[2] / "fixtures" / "objects"
 
 
-def at(clock: str) -> datetime:
-    """A time on the scenarios' day: ``at("09:19:04")``."""
-    hour, minute, second = (int(part) for part in clock.split(":"))
-    return datetime(2026, 5, 12, hour, minute, second, tzinfo=UTC)
+def stamp(value: str) -> datetime:
+    """A time as the API server writes it (``2026-05-12T09:14:03Z``), read from a fixture."""
+    return datetime.fromisoformat(value).astimezone(UTC)
+
+
+def name_of(obj: dict[str, Any]) -> str:
+    """``metadata.name``."""
+    return str(obj["metadata"]["name"])
 
 
 @dataclass(frozen=True)
@@ -46,6 +54,18 @@ class Scenario:
     def pod(self, name: str) -> dict[str, Any]:
         """The scenario's pod called ``name``."""
         return next(p for p in self.pods if p["metadata"]["name"] == name)
+
+    def pods_of(self, owner: dict[str, Any]) -> list[dict[str, Any]]:
+        """The pods ``owner`` (a ReplicaSet, or the workload) controls, by name."""
+        uid = owner["metadata"]["uid"]
+        return [
+            pod
+            for pod in self.pods
+            if any(
+                ref.get("controller") and ref.get("uid") == uid
+                for ref in pod["metadata"].get("ownerReferences", [])
+            )
+        ]
 
 
 def scenario_names() -> list[str]:

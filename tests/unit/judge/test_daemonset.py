@@ -2,8 +2,16 @@
 
 from __future__ import annotations
 
-from tests.unit.judge.conftest import at, judged, load_scenario
+from typing import Any
+
+from tests.unit.judge.conftest import Scenario, judged, load_scenario, name_of, stamp
 from tiltrun.judge.target import judge
+
+
+def _generation_2(scenario: Scenario) -> dict[str, Any]:
+    """The one pod of the rollout's new template generation."""
+    (pod,) = [p for p in scenario.pods if p["metadata"]["labels"]["pod-template-generation"] == "2"]
+    return pod
 
 
 def test_daemonset_with_every_scheduled_pod_updated_and_available_is_ready() -> None:
@@ -15,38 +23,63 @@ def test_daemonset_with_every_scheduled_pod_updated_and_available_is_ready() -> 
 
 def test_daemonset_with_zero_of_zero_pods_is_ready() -> None:
     """Rule: 0 of 0 is ready (no node wants a pod)."""
-    state = judged("daemonset-no-nodes").state
+    scenario = load_scenario("daemonset-no-nodes")
+    assert scenario.pods == []
+    state = judge(scenario.workload, scenario.related).state
     assert state.active is not None
     assert state.active.ready
-    assert state.active.start_time == at("09:14:03")  # no pod: the DaemonSet's creation
+    # No pod: the DaemonSet's creation.
+    assert state.active.start_time == stamp(scenario.workload["metadata"]["creationTimestamp"])
 
 
 def test_daemonset_rollout_with_new_pod_running_is_active_but_not_ready() -> None:
     """Rule: active, not ready, while the current generation runs but is not fully available."""
-    state = judged("daemonset-rollout-not-ready").state
+    scenario = load_scenario("daemonset-rollout-not-ready")
+    desired = scenario.workload["status"]["desiredNumberScheduled"]
+    state = judge(scenario.workload, scenario.related).state
     assert state.active is not None
     assert not state.active.ready
     assert state.active.reason == (
-        "0/2 ready; pod node-agent-q9t3n: ContainersNotReady: "
+        f"0/{desired} ready; pod {name_of(_generation_2(scenario))}: ContainersNotReady: "
         "containers with unready status: [agent]"
     )
 
 
 def test_daemonset_rollout_waits_while_no_new_pod_runs_though_old_pods_are_ready() -> None:
     """Rule: waiting while no pod of the current generation runs."""
-    state = judged("daemonset-rollout-in-progress").state
+    scenario = load_scenario("daemonset-rollout-in-progress")
+    new = _generation_2(scenario)
+    old = [pod for pod in scenario.pods if pod is not new]
+    assert old
+    assert all(pod["status"]["phase"] == "Running" for pod in old)
+    state = judge(scenario.workload, scenario.related).state
     assert state.waiting is not None
-    assert state.waiting.reason == "pod node-agent-q9t3n: ContainerCreating"
-    assert state.waiting.trigger_time == at("09:22:23")  # the first new pod's creation
+    assert state.waiting.reason == f"pod {name_of(new)}: ContainerCreating"
+    # The first new pod's creation.
+    assert state.waiting.trigger_time == stamp(new["metadata"]["creationTimestamp"])
 
 
 def test_fatal_signal_on_a_current_generation_pod_is_an_error() -> None:
     """Rule: terminated with an error when a current-generation pod shows a fatal signal."""
-    state = judged("daemonset-imagepullbackoff").state
+    scenario = load_scenario("daemonset-imagepullbackoff")
+    first = name_of(scenario.pods[0])  # pods by name: the judge names the first that fails
+    state = judge(scenario.workload, scenario.related).state
     assert state.terminated is not None
     assert state.terminated.error.startswith(
-        'pod node-agent-7kq2x container agent: ImagePullBackOff (Back-off pulling image "'
+        f'pod {first} container agent: ImagePullBackOff (Back-off pulling image "'
     )
+
+
+def test_a_spec_change_that_keeps_the_template_keeps_the_pods_current() -> None:
+    """Rule: pods are compared with the template generation, not metadata.generation."""
+    scenario = load_scenario("daemonset-updated-without-new-template")
+    metadata = scenario.workload["metadata"]
+    assert metadata["generation"] == 2
+    assert metadata["annotations"]["deprecated.daemonset.template.generation"] == "1"
+    assert {pod["metadata"]["labels"]["pod-template-generation"] for pod in scenario.pods} == {"1"}
+    state = judge(scenario.workload, scenario.related).state
+    assert state.active is not None
+    assert state.active.ready
 
 
 def test_pods_without_a_generation_label_count_as_current() -> None:

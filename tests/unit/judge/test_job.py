@@ -2,49 +2,72 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
 
-from tests.unit.judge.conftest import at, judged, load_scenario
+from tests.unit.judge.conftest import judged, load_scenario, name_of, stamp
 from tiltrun.api.model import TargetType
 from tiltrun.judge.target import judge
 
 
+def _condition(obj: dict[str, Any], type_: str) -> dict[str, Any] | None:
+    return next((c for c in obj["status"].get("conditions", []) if c["type"] == type_), None)
+
+
 def test_complete_job_terminates_ok() -> None:
     """Rule: ok when the Complete condition is True; finished at completionTime."""
-    target = judged("job-complete")
+    scenario = load_scenario("job-complete")
+    target = judge(scenario.workload, scenario.related)
     assert target.type is TargetType.JOB
     assert target.resources == ("db-migrate",)
     terminated = target.state.terminated
     assert terminated is not None
     assert terminated.error == ""
-    assert terminated.start_time == at("09:14:03")
-    assert terminated.finish_time == at("09:14:41")
+    assert terminated.start_time == stamp(scenario.workload["status"]["startTime"])
+    assert terminated.finish_time == stamp(scenario.workload["status"]["completionTime"])
 
 
 def test_success_criteria_met_terminates_ok_before_complete() -> None:
     """Rule: ok when SuccessCriteriaMet is True, even before Complete is set."""
-    terminated = judged("job-success-criteria-met").state.terminated
+    scenario = load_scenario("job-success-criteria-met")
+    assert _condition(scenario.workload, "Complete") is None
+    assert "completionTime" not in scenario.workload["status"]
+    terminated = judge(scenario.workload, scenario.related).state.terminated
     assert terminated is not None
     assert terminated.error == ""
-    assert terminated.finish_time == at("09:14:44")
+    met = _condition(scenario.workload, "SuccessCriteriaMet")
+    assert met is not None
+    assert terminated.finish_time == stamp(met["lastTransitionTime"])
 
 
 def test_failed_job_error_carries_reason_message_and_exit_code() -> None:
     """Rule: error on Failed, with reason, message and the failed container's exit evidence."""
-    terminated = judged("job-failed-backoff-limit").state.terminated
+    scenario = load_scenario("job-failed-backoff-limit")
+    assert len(scenario.pods) == 2  # backoffLimit 1: the first try and one retry
+
+    def exit_of(pod: dict[str, Any]) -> dict[str, Any]:
+        return dict(pod["status"]["containerStatuses"][0]["state"]["terminated"])
+
+    # The evidence is the last failure, the one the retries ended on.
+    last = max(scenario.pods, key=lambda pod: exit_of(pod)["finishedAt"])
+    terminated = judge(scenario.workload, scenario.related).state.terminated
     assert terminated is not None
     assert terminated.error == (
         "BackoffLimitExceeded: Job has reached the specified backoff limit; "
-        "pod migrate-tq2hn container migrate: terminated with exit code 1 "
-        '(Error: migration 0042_add_order_index failed: pq: relation "orders" does not exist), '
-        "0 restarts"
+        f"pod {name_of(last)} container migrate: terminated with exit code 1 "
+        f"(Error: {exit_of(last)['message']}), 0 restarts"
     )
-    assert terminated.finish_time == at("09:14:55")
+    failed = _condition(scenario.workload, "Failed")
+    assert failed is not None
+    assert terminated.finish_time == stamp(failed["lastTransitionTime"])
 
 
 def test_failure_target_fails_the_job_before_failed_is_set() -> None:
     """Rule: error on FailureTarget (set while the controller still stops the pods)."""
-    terminated = judged("job-failure-target").state.terminated
+    scenario = load_scenario("job-failure-target")
+    assert _condition(scenario.workload, "Failed") is None
+    terminated = judge(scenario.workload, scenario.related).state.terminated
     assert terminated is not None
     assert terminated.error == "DeadlineExceeded: Job was active longer than specified deadline"
 
@@ -65,44 +88,54 @@ def test_finished_job_stays_finished_when_suspended_later() -> None:
 
 def test_job_with_a_running_pod_is_active() -> None:
     """Rule: active while its pods run; a job is never 'ready', its progress is the reason."""
-    active = judged("job-running").state.active
+    scenario = load_scenario("job-running")
+    active = judge(scenario.workload, scenario.related).state.active
     assert active is not None
     assert not active.ready
     assert active.reason == "1 pod running, 0/1 succeeded"
-    assert active.start_time == at("09:14:03")
+    assert active.start_time == stamp(scenario.workload["status"]["startTime"])
 
 
 def test_job_waits_while_its_pod_is_not_running_yet() -> None:
     """Rule: waiting while its pods are not running yet."""
-    waiting = judged("job-pod-pending").state.waiting
+    scenario = load_scenario("job-pod-pending")
+    (pod,) = scenario.pods
+    waiting = judge(scenario.workload, scenario.related).state.waiting
     assert waiting is not None
-    assert waiting.reason == "pod migrate-r3x7p: ContainerCreating"
+    assert waiting.reason == f"pod {name_of(pod)}: ContainerCreating"
 
 
 def test_job_waits_until_started() -> None:
     """Rule: waiting while not started."""
-    waiting = judged("job-not-started").state.waiting
+    scenario = load_scenario("job-not-started")
+    assert scenario.workload["status"] == {}
+    waiting = judge(scenario.workload, scenario.related).state.waiting
     assert waiting is not None
     assert waiting.reason == "not started yet"
-    assert waiting.trigger_time == at("09:14:03")
+    assert waiting.trigger_time == stamp(scenario.workload["metadata"]["creationTimestamp"])
 
 
 def test_failed_pod_fails_the_job_while_it_retries() -> None:
     """Rule: a job pod's container terminated non-zero is a fatal signal."""
-    terminated = judged("job-pod-failed-retrying").state.terminated
+    scenario = load_scenario("job-pod-failed-retrying")
+    assert scenario.workload["status"]["active"] == 1  # the retry
+    (failed,) = [pod for pod in scenario.pods if pod["status"]["phase"] == "Failed"]
+    terminated = judge(scenario.workload, scenario.related).state.terminated
     assert terminated is not None
     assert terminated.error.startswith(
-        "pod migrate-8wz4k container migrate: terminated with exit code 1 (Error: migration"
+        f"pod {name_of(failed)} container migrate: terminated with exit code 1 (Error"
     )
 
 
 def test_container_restarted_after_failure_fails_the_job() -> None:
     """Rule: a non-zero exit in lastState (restartPolicy OnFailure) is a fatal signal too."""
-    terminated = judged("job-container-restarted-after-failure").state.terminated
+    scenario = load_scenario("job-container-restarted-after-failure")
+    (pod,) = scenario.pods
+    assert "running" in pod["status"]["containerStatuses"][0]["state"]
+    terminated = judge(scenario.workload, scenario.related).state.terminated
     assert terminated is not None
     assert terminated.error == (
-        "pod migrate-r3x7p container migrate: restarted after exit code 2 "
-        "(Error: dial tcp 10.96.14.3:5432: connect: connection refused), 1 restart"
+        f"pod {name_of(pod)} container migrate: restarted after exit code 1 (Error), 1 restart"
     )
 
 
@@ -114,9 +147,8 @@ def test_fatal_waiting_reason_fails_a_job(reason: str) -> None:
     status["state"] = {"waiting": {"reason": reason, "message": "details"}}
     terminated = judge(scenario.workload, scenario.related).state.terminated
     assert terminated is not None
-    assert (
-        terminated.error == f"pod migrate-r3x7p container migrate: {reason} (details), 0 restarts"
-    )
+    pod = name_of(scenario.pods[0])
+    assert terminated.error == f"pod {pod} container migrate: {reason} (details), 0 restarts"
 
 
 def test_pods_of_other_jobs_are_ignored() -> None:
@@ -127,3 +159,27 @@ def test_pods_of_other_jobs_are_ignored() -> None:
     waiting = judge(scenario.workload, scenario.related).state.waiting
     assert waiting is not None
     assert waiting.reason == "no pods created yet"
+
+
+def test_a_failed_pod_the_controller_has_not_counted_yet_is_not_judged_yet() -> None:
+    """Rule: a failed pod counts once the Job controller removed its tracking finalizer.
+
+    The controller writes FailureTarget (BackoffLimitExceeded) before it lets go of the
+    pod, so waiting for it keeps the Job's reason in the error.
+    """
+    scenario = load_scenario("job-failed-backoff-limit")
+    scenario.workload["status"]["conditions"] = [
+        c
+        for c in scenario.workload["status"]["conditions"]
+        if c["type"] not in ("Failed", "FailureTarget")
+    ]
+    for pod in scenario.pods:
+        pod["metadata"]["finalizers"] = ["batch.kubernetes.io/job-tracking"]
+    assert judge(scenario.workload, scenario.related).state.terminated is None
+
+    # Counted, with no verdict from the Job: retries remain, the failure fails fast.
+    for pod in scenario.pods:
+        del pod["metadata"]["finalizers"]
+    terminated = judge(scenario.workload, scenario.related).state.terminated
+    assert terminated is not None
+    assert "terminated with exit code 1" in terminated.error

@@ -2,17 +2,19 @@
 
 from __future__ import annotations
 
-from tests.unit.judge.conftest import at, judged
+from tests.unit.judge.conftest import judged, load_scenario, stamp
 from tiltrun.api.model import TargetType
+from tiltrun.judge.target import judge
 
 
 def test_running_ready_pod_is_active_and_ready() -> None:
     """Rule: active while running; ready when Ready=True."""
-    target = judged("pod-running-ready")
+    pod = load_scenario("pod-running-ready").workload
+    target = judge(pod)
     assert target.type is TargetType.SERVER
     assert target.state.active is not None
     assert target.state.active.ready
-    assert target.state.active.start_time == at("09:14:04")
+    assert target.state.active.start_time == stamp(pod["status"]["startTime"])
 
 
 def test_running_pod_that_is_not_ready_says_why() -> None:
@@ -25,11 +27,12 @@ def test_running_pod_that_is_not_ready_says_why() -> None:
 
 def test_unscheduled_pod_waits_with_the_schedulers_message() -> None:
     """Rule: waiting while not scheduled: Unschedulable: <scheduler message>."""
-    waiting = judged("pod-unschedulable").state.waiting
+    pod = load_scenario("pod-unschedulable").workload
+    waiting = judge(pod).state.waiting
     assert waiting is not None
     assert waiting.reason.startswith("Unschedulable: 0/3 nodes are available: ")
-    assert "2 Insufficient memory." in waiting.reason
-    assert waiting.trigger_time == at("09:14:03")
+    assert "3 Insufficient memory." in waiting.reason
+    assert waiting.trigger_time == stamp(pod["metadata"]["creationTimestamp"])
 
 
 def test_pod_waits_while_containers_are_created() -> None:
@@ -55,22 +58,26 @@ def test_pod_waits_while_init_containers_run() -> None:
 
 def test_succeeded_job_pod_terminates_ok() -> None:
     """Rule: restartPolicy Never makes a job; phase Succeeded terminates it ok."""
-    target = judged("pod-job-succeeded")
+    pod = load_scenario("pod-job-succeeded").workload
+    target = judge(pod)
     assert target.type is TargetType.JOB
     terminated = target.state.terminated
     assert terminated is not None
     assert terminated.error == ""
-    assert terminated.start_time == at("09:14:04")
-    assert terminated.finish_time == at("09:14:24")  # the container's finishedAt
+    assert terminated.start_time == stamp(pod["status"]["startTime"])
+    # The container's finishedAt.
+    finished = pod["status"]["containerStatuses"][0]["state"]["terminated"]["finishedAt"]
+    assert terminated.finish_time == stamp(finished)
 
 
 def test_failed_pod_error_carries_exit_code_and_termination_message() -> None:
     """Rule: phase Failed terminates with an error naming pod, container and exit evidence."""
-    terminated = judged("pod-job-failed").state.terminated
+    pod = load_scenario("pod-job-failed").workload
+    message = pod["status"]["containerStatuses"][0]["state"]["terminated"]["message"]
+    terminated = judge(pod).state.terminated
     assert terminated is not None
     assert terminated.error == (
-        "pod seed-data container seed: terminated with exit code 3 "
-        "(Error: fixture /data/demo/users.json: unexpected end of JSON input), 0 restarts"
+        f"pod seed-data container seed: terminated with exit code 3 (Error: {message}), 0 restarts"
     )
 
 

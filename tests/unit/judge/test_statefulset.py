@@ -23,23 +23,28 @@ def test_statefulset_is_not_ready_while_current_revision_is_not_update_revision(
     scenario = load_scenario("statefulset-rolling-update")
     status = scenario.workload["status"]
     assert status["readyReplicas"] == scenario.workload["spec"]["replicas"]
+    assert status["currentRevision"] != status["updateRevision"]
     state = judge(scenario.workload, scenario.related).state
     assert state.active is not None
     assert not state.active.ready
-    assert state.active.reason == "1/3 ready; 1/3 replicas updated to revision db-7f6d5c4b8a"
+    assert state.active.reason == (
+        f"1/3 ready; 1/3 replicas updated to revision {status['updateRevision']}"
+    )
 
 
 def test_statefulset_waits_for_its_controller_to_finish_the_update() -> None:
     """Rule: with every pod updated and ready, still not ready until currentRevision follows."""
     scenario = load_scenario("statefulset-rolling-update")
+    status = scenario.workload["status"]
+    current, update = status["currentRevision"], status["updateRevision"]
     for pod in scenario.pods:
-        pod["metadata"]["labels"]["controller-revision-hash"] = "db-7f6d5c4b8a"
-    scenario.workload["status"]["updatedReplicas"] = 3
+        pod["metadata"]["labels"]["controller-revision-hash"] = update
+    status["updatedReplicas"] = 3
     state = judge(scenario.workload, scenario.related).state
     assert state.active is not None
     assert not state.active.ready
     assert state.active.reason == (
-        "3/3 ready; revision db-7f6d5c4b8a rolling out (current revision: db-6c9f8d7b5c)"
+        f"3/3 ready; revision {update} rolling out (current revision: {current})"
     )
 
 
@@ -61,13 +66,13 @@ def test_old_revision_pods_do_not_fail_a_statefulset() -> None:
 
 def test_statefulset_waits_while_its_pod_cannot_be_scheduled() -> None:
     """Rule: waiting while no update-revision pod runs; the scheduler's message says why."""
-    state = judged("statefulset-pod-unschedulable").state
+    scenario = load_scenario("statefulset-pod-unschedulable")
+    (pod,) = scenario.pods
+    scheduled = next(c for c in pod["status"]["conditions"] if c["type"] == "PodScheduled")
+    state = judge(scenario.workload, scenario.related).state
     assert state.waiting is not None
-    assert state.waiting.reason == (
-        "pod db-0: Unschedulable: 0/3 nodes are available: pod has unbound immediate "
-        "PersistentVolumeClaims. preemption: 0/3 nodes are available: 3 Preemption is not "
-        "helpful for scheduling."
-    )
+    assert state.waiting.reason == f"pod db-0: Unschedulable: {scheduled['message']}"
+    assert "pod has unbound immediate PersistentVolumeClaims" in state.waiting.reason
 
 
 def test_statefulset_waits_until_its_generation_is_observed() -> None:

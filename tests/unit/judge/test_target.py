@@ -6,7 +6,7 @@ from typing import Any
 
 import pytest
 
-from tests.unit.judge.conftest import at, load_scenario
+from tests.unit.judge.conftest import load_scenario, stamp
 from tiltrun.api.model import TargetType
 from tiltrun.judge.target import Related, is_target, judge
 
@@ -81,7 +81,8 @@ def test_invalid_target_type_annotation_keeps_the_default_and_waits() -> None:
     assert target.state.waiting.reason == (
         'annotation tilt.dev/target-type: expected "job" or "server", got "daemon"'
     )
-    assert target.state.waiting.trigger_time == at("09:14:03")
+    created = scenario.workload["metadata"]["creationTimestamp"]
+    assert target.state.waiting.trigger_time == stamp(created)
 
 
 def test_job_annotated_as_server_that_completes_carries_an_error() -> None:

@@ -1,0 +1,1 @@
+"""The tiltrun-operator benchmark: ``python -m bench`` (see docs/benchmark.md)."""

@@ -1,0 +1,214 @@
+"""Diagnosis: which targets, which pod and container, logs when there are any, events."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from kubernetes.client.exceptions import ApiException
+
+from tests.unit.cli.conftest import captured
+from tiltrun.cli.diagnosis import (
+    Diagnosis,
+    crashed,
+    diagnose,
+    failing_reasons,
+    format_event,
+    pending_reasons,
+    pick_container,
+    pod_and_container,
+    recent,
+)
+
+
+def test_failing_reasons_split_the_error_one_target_per_unindented_line() -> None:
+    status = {
+        "targets": [{"name": "deployment/web"}, {"name": "job/migrate"}],
+        "error": "deployment/web: pod web-1 container app: ErrImagePull\n"
+        "job/migrate: BackoffLimitExceeded: Job has reached the backoff limit\n"
+        "  pod migrate-x container main: exit code 1 (Error)",
+    }
+    assert failing_reasons(status) == {
+        "deployment/web": "pod web-1 container app: ErrImagePull",
+        "job/migrate": "BackoffLimitExceeded: Job has reached the backoff limit\n"
+        "pod migrate-x container main: exit code 1 (Error)",
+    }
+
+
+def test_failing_reasons_of_a_captured_failure() -> None:
+    reasons = failing_reasons(captured("run-failed")["status"])
+    assert list(reasons) == ["deployment/web"]
+    assert reasons["deployment/web"].startswith("pod web-5d5456c679-6m6hh container web:")
+
+
+def test_pending_reasons_say_where_each_target_stands_and_since_when() -> None:
+    reasons = pending_reasons(captured("run-timed-out")["status"])
+    assert list(reasons) == ["deployment/slow"]
+    assert reasons["deployment/slow"].startswith("active, not ready (0/2 ready; pod slow-")
+    assert reasons["deployment/slow"].endswith(", since 23:15:30Z")
+
+
+def test_pod_and_container_come_from_the_judges_evidence() -> None:
+    assert pod_and_container("pod web-5d5-6m6hh container web: ErrImagePull") == (
+        "web-5d5-6m6hh",
+        "web",
+    )
+    assert pod_and_container("pod db-0 init container wait-for-db: exit code 1") == (
+        "db-0",
+        "wait-for-db",
+    )
+    assert pod_and_container("not ready after 5m") == ("", "")
+
+
+def _pod(*statuses: dict[str, Any], name: str = "web-1") -> dict[str, Any]:
+    containers = [{"name": s["name"]} for s in statuses]
+    return {
+        "metadata": {"name": name},
+        "spec": {"containers": containers},
+        "status": {"containerStatuses": list(statuses)},
+    }
+
+
+def test_the_container_to_read_is_the_first_not_ready_one() -> None:
+    pod = _pod({"name": "proxy", "ready": True}, {"name": "app", "ready": False})
+    assert pick_container(pod) == "app"
+
+
+def test_a_crash_loop_reads_the_previous_container() -> None:
+    looping = _pod(
+        {"name": "app", "restartCount": 3, "state": {"waiting": {"reason": "CrashLoopBackOff"}}}
+    )
+    recovered = _pod({"name": "app", "restartCount": 3, "state": {"running": {}}})
+    assert crashed(looping, "app")
+    assert not crashed(recovered, "app")
+
+
+def _event(
+    kind: str, name: str, at: str, reason: str = "BackOff", count: int = 1
+) -> dict[str, Any]:
+    return {
+        "involvedObject": {"kind": kind, "name": name},
+        "lastTimestamp": at,
+        "reason": reason,
+        "message": "Back-off  pulling image",
+        "count": count,
+        "type": "Warning",
+    }
+
+
+def test_recent_events_are_the_newest_about_the_objects_asked_for() -> None:
+    events = [
+        _event("Pod", "web-1", f"2026-11-26T23:13:{second:02d}Z", reason=f"R{second}")
+        for second in range(10)
+    ]
+    events.append(_event("TiltRun", "web", "2026-11-26T23:14:00Z"))  # same name, other kind
+    shown = recent(events, {("Pod", "web-1"), ("Deployment", "web")}, limit=3)
+    assert [e["reason"] for e in shown] == ["R7", "R8", "R9"]
+
+
+def test_an_event_reads_as_one_line_with_its_count() -> None:
+    event = _event("Pod", "web-1", "2026-11-26T23:13:37Z", reason="Failed", count=4)
+    assert format_event(event) == "23:13:37Z Pod/web-1 Failed: Back-off pulling image (x4)"
+
+
+class FakeKube:
+    """The two calls a diagnosis makes, answered from a dict of paths."""
+
+    server = "https://127.0.0.1:6443"
+
+    def __init__(self, answers: dict[str, Any]) -> None:
+        self.answers = answers
+        self.asked: list[tuple[str, dict[str, str]]] = []
+
+    def _answer(self, path: str, query: dict[str, str]) -> Any:
+        self.asked.append((path, query))
+        answer = self.answers.get(path)
+        if isinstance(answer, Exception):
+            raise answer
+        if answer is None:
+            raise ApiException(status=404, reason="Not Found")
+        return answer
+
+    def request(self, method: str, path: str, **kwargs: Any) -> Any:
+        return self._answer(path, kwargs.get("query") or {})
+
+    def text(self, path: str, *, query: dict[str, str], timeout: Any) -> Any:
+        return self._answer(path, query)
+
+
+POD = {
+    "kind": "Pod",
+    "metadata": {
+        "name": "migrate-x7k2p",
+        "uid": "p1",
+        "ownerReferences": [{"kind": "Job", "name": "migrate", "uid": "j1", "controller": True}],
+    },
+    "spec": {"containers": [{"name": "main"}]},
+    "status": {
+        "containerStatuses": [
+            {
+                "name": "main",
+                "ready": False,
+                "restartCount": 2,
+                "state": {"waiting": {"reason": "CrashLoopBackOff"}},
+            }
+        ]
+    },
+}
+JOB = {
+    "kind": "Job",
+    "metadata": {"name": "migrate", "uid": "j1"},
+    "spec": {"selector": {"matchLabels": {"job-name": "migrate"}}},
+}
+NS = "/api/v1/namespaces/shop"
+
+
+def test_diagnose_reads_the_previous_log_and_the_events() -> None:
+    kube = FakeKube(
+        {
+            "/apis/batch/v1/namespaces/shop/jobs/migrate": JOB,
+            f"{NS}/pods": {"items": [POD]},
+            f"{NS}/pods/migrate-x7k2p/log": "applying 0042\nERROR: relation users exists\n",
+            f"{NS}/events": {"items": [_event("Pod", "migrate-x7k2p", "2026-11-26T23:13:37Z")]},
+        }
+    )
+    reason = "pod migrate-x7k2p container main: CrashLoopBackOff, 2 restarts"
+    (found,) = diagnose(kube, "shop", {"job/migrate": reason}, log_lines=5)  # type: ignore[arg-type]
+    assert (found.pod, found.container, found.previous) == ("migrate-x7k2p", "main", True)
+    assert found.logs == ("applying 0042", "ERROR: relation users exists")
+    log_query = next(q for path, q in kube.asked if path.endswith("/log"))
+    assert log_query == {"tailLines": "5", "previous": "true", "container": "main"}
+    assert found.events == ("23:13:37Z Pod/migrate-x7k2p BackOff: Back-off pulling image",)
+
+
+def test_a_log_the_node_cannot_serve_reads_no_logs_available() -> None:
+    refused = ApiException(status=500, reason="Internal Server Error")
+    refused.body = '{"message": "dial tcp :10250: connect: connection refused"}'
+    kube = FakeKube(
+        {
+            "/apis/batch/v1/namespaces/shop/jobs/migrate": JOB,
+            f"{NS}/pods": {"items": [POD]},
+            f"{NS}/pods/migrate-x7k2p/log": refused,
+            f"{NS}/events": {"items": []},
+        }
+    )
+    (found,) = diagnose(kube, "shop", {"job/migrate": "failed"})  # type: ignore[arg-type]
+    assert found.logs is None
+    assert found.logs_note == "no logs available (dial tcp :10250: connect: connection refused)"
+    assert "logs of pod migrate-x7k2p previous container main: no logs available" in found.render()
+
+
+def test_a_workload_that_cannot_be_read_still_gives_its_reason() -> None:
+    (found,) = diagnose(FakeKube({}), "shop", {"job/migrate": "BackoffLimitExceeded"})  # type: ignore[arg-type]
+    assert found.reason == "BackoffLimitExceeded" and found.pod == ""
+    assert found.logs_note.startswith("cannot read job/migrate: 404 Not Found")
+
+
+def test_render_indents_log_lines_under_the_target() -> None:
+    text = Diagnosis("job/migrate", "exit code 1", "m-1", "main", False, ("boom",), "", ()).render()
+    assert text.splitlines() == [
+        "job/migrate:",
+        "  exit code 1",
+        "  last 1 log lines of pod m-1 container main:",
+        "    | boom",
+        "  recent warning events: none",
+    ]

@@ -1,0 +1,139 @@
+"""``tiltrun inspect``: offline, the same verdicts as the operator's code on the same objects."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from tests.unit.cli.conftest import CLI_FIXTURES
+from tests.unit.judge.conftest import OBJECTS, load_scenario, scenario_names
+from tiltrun.cli.inspect import inspect_objects, load_objects, parse_selector
+from tiltrun.cli.kube import CommandError
+from tiltrun.cli.main import cli
+from tiltrun.judge.exit import Outcome
+from tiltrun.judge.target import is_target, judge
+
+NOW = datetime(2026, 11, 26, 23, 20, tzinfo=UTC)
+DUMP = CLI_FIXTURES / "dump-broken.yaml"
+REPO = Path(__file__).parents[3]
+
+
+@pytest.mark.parametrize("name", scenario_names())
+def test_inspect_relates_objects_as_the_judge_expects(name: str) -> None:
+    """Every judge scenario, read from its file: the Store finds the same related objects."""
+    scenario = load_scenario(name)
+    objects = load_objects((OBJECTS / f"{name}.yaml").read_text(), name)
+    targets = [
+        t
+        for i in inspect_objects(objects, selector=None, run=None, now=NOW)
+        for t in i.desired.targets
+    ]
+    expected = judge(scenario.workload, scenario.related)
+    if is_target(scenario.workload):
+        assert expected in targets
+    else:
+        assert expected.name not in [t.name for t in targets]
+
+
+def test_a_dump_with_its_tiltrun_is_judged_for_that_run() -> None:
+    (found,) = inspect_objects(
+        load_objects(DUMP.read_text(), "dump"), selector=None, run="shop", now=NOW
+    )
+    assert (found.namespace, found.run) == ("ci-try-2", "shop")
+    assert found.desired.verdict.outcome is Outcome.FAILED
+    web, worker = found.desired.status["targets"]
+    assert web["name"] == "deployment/web"
+    assert "container web: ImagePullBackOff" in web["state"]["terminated"]["error"]
+    assert worker["state"]["active"]["ready"] is True
+
+
+def test_a_selector_narrows_the_workloads() -> None:
+    objects = load_objects(DUMP.read_text(), "dump")
+    (found,) = inspect_objects(
+        objects, selector=parse_selector("app.kubernetes.io/name=worker"), run=None, now=NOW
+    )
+    assert [t.name for t in found.desired.targets] == ["deployment/worker"]
+    assert found.desired.verdict.outcome is Outcome.SUCCEEDED
+
+
+def test_hand_written_manifests_without_uids_or_status_are_judged_too() -> None:
+    text = "\n---\n".join(
+        p.read_text() for p in sorted((REPO / "examples" / "stack").glob("*.yaml"))
+    )
+    (found,) = inspect_objects(load_objects(text, "stack"), selector=None, run=None, now=NOW)
+    names = [t.name for t in found.desired.targets]
+    assert names == ["deployment/web", "deployment/worker", "job/migrate", "statefulset/db"]
+    assert found.desired.verdict.outcome is Outcome.RUNNING
+
+
+def test_a_run_that_is_not_in_the_input_is_an_error() -> None:
+    with pytest.raises(CommandError, match="holds no TiltRun named nope"):
+        inspect_objects(load_objects(DUMP.read_text(), "dump"), selector=None, run="nope", now=NOW)
+
+
+@pytest.mark.parametrize(
+    ("text", "selector"),
+    [
+        ("app=web", {"matchLabels": {"app": "web"}}),
+        (
+            "app==web,tier",
+            {
+                "matchLabels": {"app": "web"},
+                "matchExpressions": [{"key": "tier", "operator": "Exists"}],
+            },
+        ),
+        (
+            "env in (dev, qa),!legacy",
+            {
+                "matchExpressions": [
+                    {"key": "env", "operator": "In", "values": ["dev", "qa"]},
+                    {"key": "legacy", "operator": "DoesNotExist"},
+                ]
+            },
+        ),
+        (
+            "tilt.dev/run!=shop",
+            {
+                "matchExpressions": [
+                    {"key": "tilt.dev/run", "operator": "NotIn", "values": ["shop"]}
+                ]
+            },
+        ),
+        ("", {"matchLabels": {}}),
+    ],
+)
+def test_selectors_read_as_kubectl_writes_them(text: str, selector: dict[str, object]) -> None:
+    assert parse_selector(text) == selector
+
+
+def test_a_selector_that_does_not_parse_is_an_error() -> None:
+    with pytest.raises(CommandError, match="cannot read 'a b c'"):
+        parse_selector("a b c")
+
+
+def test_json_output_has_the_status_the_operator_would_write() -> None:
+    result = CliRunner().invoke(
+        cli, ["inspect", "-f", str(DUMP), "--run", "shop", "-o", "json", "--now", NOW.isoformat()]
+    )
+    assert result.exit_code == 0, result.output
+    (found,) = json.loads(result.output)["results"]
+    assert found["outcome"] == "Failed"
+    assert found["status"]["progress"] == "1/2"
+    assert found["status"]["error"].startswith("deployment/web: pod web-5d5456c679-")
+
+
+def test_table_output_ends_with_the_verdict() -> None:
+    result = CliRunner().invoke(cli, ["inspect", "-f", str(DUMP)])
+    assert result.exit_code == 0, result.output
+    assert "deployment/web" in result.output
+    assert "verdict: would fail: failed: deployment/web: pod web-5d5456c679-" in result.output
+
+
+def test_input_from_stdin_that_is_not_yaml_exits_3() -> None:
+    result = CliRunner().invoke(cli, ["inspect", "-f", "-"], input="a: [b")
+    assert result.exit_code == 3
+    assert "stdin is not valid YAML" in result.output
