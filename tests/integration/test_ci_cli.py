@@ -115,6 +115,14 @@ def test_a_stack_that_comes_up_exits_0_with_progress_json_and_junit(
     ]
     assert (suite.get("failures"), suite.get("skipped")) == ("0", "0")
 
+    restarted = run_cli(
+        cluster, "ci", "-f", "examples/stack/tiltrun.yaml", "-n", namespace, "--restart"
+    )
+    assert restarted.returncode == 0, restarted.stderr
+    assert f"deleted TiltRun shop in namespace {namespace} (--restart)" in restarted.stdout
+    assert f"TiltRun shop created in namespace {namespace}" in restarted.stdout
+    assert stored(cluster, namespace, "shop")["status"]["startTime"] != run["status"]["startTime"]
+
 
 def test_a_broken_stack_exits_1_with_diagnosis_and_reattaching_answers_at_once(
     cluster: Cluster, namespace: str, operator: OperatorProcess, tmp_path: Path
@@ -122,7 +130,16 @@ def test_a_broken_stack_exits_1_with_diagnosis_and_reattaching_answers_at_once(
     apply_example(cluster, "broken", namespace)
     junit = tmp_path / "junit.xml"
     result = run_cli(
-        cluster, "ci", "-f", "examples/broken/tiltrun.yaml", "-n", namespace, "--junit", str(junit)
+        cluster,
+        "ci",
+        "-f",
+        "examples/broken/tiltrun.yaml",
+        "-n",
+        namespace,
+        "--junit",
+        str(junit),
+        "--operator-wait",
+        "60s",
     )
     assert result.returncode == 1, result.stdout + result.stderr
     run = stored(cluster, namespace, "shop")
@@ -293,4 +310,4 @@ def test_the_command_exits_promptly_once_the_run_is_done(
     assert done_at, "the test's own watch never saw status.done"
     delay = exited_at - done_at[0]
     print(f"exit {delay * 1000:.0f} ms after status.done")
-    assert delay < 1.0  # 100 ms on a quiet machine; shared CI machines are noisy
+    assert delay < 0.5  # 100 ms is the contract; a loaded CI machine gets some slack

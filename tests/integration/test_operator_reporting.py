@@ -56,7 +56,7 @@ def test_success_reads_reconciling_then_ready_and_posts_succeeded(
     cluster: Cluster, namespace: str, operator: OperatorProcess
 ) -> None:
     start_run(cluster, namespace, tiltrun("shop", ci={"timeout": "60s"}))
-    cluster.apply([deployment("web", "shop", pod_annotations={START_DELAY: "2s"})], namespace)
+    cluster.apply([deployment("web", "shop", pod_annotations={START_DELAY: "3s"})], namespace)
     waiting = wait_for_run(
         cluster, namespace, "shop", lambda r: status(r).get("total") == 1, what="one target"
     )

@@ -11,13 +11,11 @@ from __future__ import annotations
 import contextlib
 import json
 import os
-import queue
 import signal
 import sys
-import time
-from collections.abc import Callable
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import replace
-from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from types import FrameType
 from typing import IO, Any, NoReturn, TextIO
@@ -25,13 +23,13 @@ from typing import IO, Any, NoReturn, TextIO
 import click
 import yaml
 
-from tiltrun.api.duration import DurationError, format_duration, parse_duration
-from tiltrun.api.model import ExitCondition, parse_time
+from tiltrun.api.duration import DurationError, parse_duration
+from tiltrun.api.model import ExitCondition
 from tiltrun.api.spec import SpecError, read_spec
 from tiltrun.cli import kube as cluster
 from tiltrun.cli.diagnosis import diagnose, failing_reasons, pending_reasons
 from tiltrun.cli.kube import CommandError, Kube
-from tiltrun.cli.progress import Display, LiveTable, LogLines, clock, rows
+from tiltrun.cli.progress import Display, LiveTable, LogLines, clock
 from tiltrun.cli.report import (
     EXIT_INTERRUPTED,
     EXIT_TERMINATED,
@@ -42,13 +40,9 @@ from tiltrun.cli.report import (
     outcome_of,
     status_of,
 )
+from tiltrun.cli.wait import Waiter
 
 Obj = dict[str, Any]
-
-#: How long the operator may take past the run's own ci.timeout before we stop trusting it.
-OVERDUE_SECONDS = 30.0
-#: The live table's age column is redrawn this often when nothing changes.
-TICK_SECONDS = 1.0
 
 
 def _duration(ctx: click.Context, param: click.Parameter, value: str) -> float:
@@ -60,7 +54,7 @@ def _duration(ctx: click.Context, param: click.Parameter, value: str) -> float:
 
 
 class Interrupted(Exception):
-    """Ctrl-C or SIGTERM while waiting."""
+    """SIGTERM (a CI system cancelling the job); Ctrl-C arrives as KeyboardInterrupt."""
 
     def __init__(self, code: int) -> None:
         super().__init__(code)
@@ -89,16 +83,27 @@ def _terminate(signum: int, frame: FrameType | None) -> None:
 @click.option(
     "--timeout",
     callback=_duration,
+    metavar="DURATION",
     default="0",
     help="Give up after this long, on top of the run's own ci.timeout (0: no cap). Exit 2.",
 )
 @click.option(
-    "-o", "--output", type=click.Choice(["text", "json"]), default="text", show_default=True
+    "-o",
+    "--output",
+    type=click.Choice(["text", "json"]),
+    default="text",
+    show_default=True,
+    help="json: print the final status, timings and diagnoses on stdout (progress on stderr).",
 )
-@click.option("--junit", type=click.Path(dir_okay=False), help="Write a JUnit XML report here.")
+@click.option(
+    "--junit",
+    type=click.Path(dir_okay=False),
+    help="Write a JUnit XML report here: one test case per target.",
+)
 @click.option(
     "--heartbeat",
     callback=_duration,
+    metavar="DURATION",
     default="10s",
     show_default=True,
     help='In logs, print "still waiting on: ..." this often (0: never).',
@@ -113,11 +118,18 @@ def _terminate(signum: int, frame: FrameType | None) -> None:
 @click.option(
     "--operator-wait",
     callback=_duration,
+    metavar="DURATION",
     default="15s",
     show_default=True,
     help="Exit 3 when no operator has taken up the run within this long.",
 )
-@click.option("--log-lines", type=click.IntRange(0, 1000), default=20, show_default=True)
+@click.option(
+    "--log-lines",
+    type=click.IntRange(0, 1000),
+    default=20,
+    show_default=True,
+    help="How many lines of a failing container's log to show.",
+)
 @click.option(
     "--restart",
     is_flag=True,
@@ -148,40 +160,46 @@ def ci(
         raise click.UsageError("give either the TiltRun's NAME or -f FILE (one of the two)")
     if restart and file is None:
         raise click.UsageError("--restart goes with -f FILE: it starts the run in FILE over")
-    manifest = load_manifest(file.read(), file.name) if file is not None else None
-    junit_path = _junit_path(junit)
-    kube = cluster.connect(kubeconfig, context)
-    namespace = resolve_namespace(namespace, manifest, kube)
-    human = sys.stderr if output == "json" else sys.stdout
-    if manifest is not None:
-        name = str(manifest["metadata"]["name"])
-        run = _apply(kube, namespace, manifest, restart, human)
-    else:
-        assert name is not None
-        run = cluster.require_run(kube, namespace, name)
-    _check_waitable(run)
-
     signal.signal(signal.SIGTERM, _terminate)
-    display = _display(progress, human, namespace, name, heartbeat)
-    waiter = Waiter(kube, namespace, name, display, timeout=timeout, operator_wait=operator_wait)
-    try:
-        result = waiter.wait(run)
-    except (KeyboardInterrupt, Interrupted) as stop:
-        display.stop()
-        code = stop.code if isinstance(stop, Interrupted) else EXIT_INTERRUPTED
-        click.echo(
-            f"interrupted; TiltRun {name} is still in namespace {namespace}. "
-            f"Re-attach with: {reattach_command(name, namespace, context, kubeconfig)}",
-            err=True,
+    with interruptible():
+        manifest = load_manifest(file.read(), file.name) if file is not None else None
+        junit_path = _junit_path(junit)
+        kube = cluster.connect(kubeconfig, context)
+        namespace = resolve_namespace(namespace, manifest, kube)
+        human = sys.stderr if output == "json" else sys.stdout
+        if manifest is not None:
+            name = str(manifest["metadata"]["name"])
+            run = _apply(kube, namespace, manifest, restart, human)
+        else:
+            assert name is not None
+            run = cluster.require_run(kube, namespace, name)
+        _check_waitable(run)
+
+    again = reattach_command(name, namespace, context, kubeconfig)
+    with interruptible(
+        f"; TiltRun {name} is still in namespace {namespace}. Re-attach with: {again}"
+    ):
+        display = _display(progress, human, namespace, name, heartbeat)
+        waiter = Waiter(
+            kube, namespace, name, display, timeout=timeout, operator_wait=operator_wait
         )
-        exit_now(code)
-    except BaseException:
-        display.stop()
-        raise
-    display.stop()
-    result = _with_diagnoses(kube, result, log_lines)
-    _emit(result, human, output, junit_path, reattach_command(name, namespace, context, kubeconfig))
+        try:
+            result = waiter.wait(run)
+        finally:
+            display.stop()
+        result = _with_diagnoses(kube, result, log_lines)
+    _emit(result, human, output, junit_path, again)
     exit_now(result.exit_code)
+
+
+@contextmanager
+def interruptible(hint: str = "") -> Iterator[None]:
+    """Ctrl-C (exit 130) or SIGTERM (exit 143): say so in one line, no traceback."""
+    try:
+        yield
+    except (KeyboardInterrupt, Interrupted) as stop:
+        click.echo(f"interrupted{hint}", err=True)
+        exit_now(stop.code if isinstance(stop, Interrupted) else EXIT_INTERRUPTED)
 
 
 def exit_now(code: int) -> NoReturn:
@@ -309,124 +327,6 @@ def _check_waitable(run: Obj) -> None:
 def _display(mode: str, out: TextIO, namespace: str, name: str, heartbeat: float) -> Display:
     live = mode == "live" or (mode == "auto" and out.isatty())
     return LiveTable(out, namespace, name) if live else LogLines(out, heartbeat)
-
-
-# -- waiting ------------------------------------------------------------------------------------
-
-
-def _utcnow() -> datetime:
-    return datetime.now(UTC)
-
-
-class Waiter:
-    """Follows one TiltRun's watch events until it is done, or a deadline passes."""
-
-    def __init__(
-        self,
-        kube: Kube,
-        namespace: str,
-        name: str,
-        display: Display,
-        *,
-        timeout: float,
-        operator_wait: float,
-        clock: Callable[[], datetime] = _utcnow,
-    ) -> None:
-        self.kube, self.namespace, self.name = kube, namespace, name
-        self.display = display
-        self.timeout = timeout
-        self.operator_wait = operator_wait
-        self.clock = clock
-        self.satisfied_seen: dict[str, datetime] = {}
-
-    def wait(self, run: Obj) -> Result:
-        """The result once the run is done (at once when it already is)."""
-        began = time.monotonic()
-        outcome = outcome_of(run)
-        if outcome is not None:
-            self.display.note(
-                f"TiltRun {self.name} had already finished; its result:", self.clock()
-            )
-        self.display.update(status_of(run), self.clock(), 0.0)
-        if outcome is not None:
-            return self._result(run, outcome)
-        version = str(run["metadata"]["resourceVersion"])
-        events = cluster.watch_run(self.kube, self.namespace, self.name, version)
-        while True:
-            event = self._next(events, run, time.monotonic() - began)
-            now, elapsed = self.clock(), time.monotonic() - began
-            if event is None:
-                self.display.tick(now, elapsed)
-            elif event.kind == "changed" and event.run is not None:
-                self._note_satisfied(run, event.run, now)
-                run = event.run
-                self.display.update(status_of(run), now, elapsed)
-                outcome = outcome_of(run)
-                if outcome is not None:
-                    return self._result(run, outcome)
-            elif event.kind == "deleted":
-                raise CommandError(f"TiltRun {self.name} was deleted while waiting on it")
-            elif event.kind == "fatal":
-                raise CommandError(event.text)
-            else:
-                self.display.note(event.text, now)
-            self._check_deadlines(run, now, elapsed)
-            if self.timeout > 0 and elapsed >= self.timeout:
-                return self._result(run, Outcome.CLIENT_TIMEOUT)
-
-    def _next(
-        self, events: queue.Queue[cluster.RunEvent], run: Obj, elapsed: float
-    ) -> cluster.RunEvent | None:
-        """The next watch event; ``None`` at the next tick or deadline, whichever is first."""
-        wait = TICK_SECONDS
-        if self.timeout > 0:
-            wait = min(wait, self.timeout - elapsed)
-        if not status_of(run).get("startTime"):
-            wait = min(wait, self.operator_wait - elapsed)
-        try:
-            return events.get(timeout=max(0.0, wait))
-        except queue.Empty:
-            return None
-
-    def _note_satisfied(self, before: Obj, after: Obj, now: datetime) -> None:
-        was = {r.name for r in rows(status_of(before)) if r.satisfied}
-        for r in rows(status_of(after)):
-            if r.satisfied and r.name not in was:
-                self.satisfied_seen.setdefault(r.name, now)
-
-    def _check_deadlines(self, run: Obj, now: datetime, elapsed: float) -> None:
-        """Exit 3 when no operator is looking after the run, rather than wait forever."""
-        status = status_of(run)
-        if not status.get("startTime"):
-            if elapsed >= self.operator_wait:
-                raise CommandError(
-                    f"no operator has picked up TiltRun {self.name} in namespace "
-                    f"{self.namespace} within {format_duration(self.operator_wait)}; start "
-                    "one with `tiltrun operator` (it must watch this namespace)"
-                )
-            return
-        start = parse_time(status.get("startTime"))
-        timeout = read_spec(run).ci.timeout
-        if start is None or timeout <= 0:
-            return
-        overdue = start + timedelta(seconds=timeout + OVERDUE_SECONDS)
-        if now >= overdue:
-            raise CommandError(
-                f"TiltRun {self.name} passed its ci.timeout ({format_duration(timeout)}) "
-                f"{format_duration(OVERDUE_SECONDS)} ago but no operator finished it; is the "
-                f"operator (pid {status.get('pid', '?')} last wrote its status) still running?"
-            )
-
-    def _result(self, run: Obj, outcome: Outcome) -> Result:
-        return Result(
-            namespace=self.namespace,
-            name=self.name,
-            run=run,
-            outcome=outcome,
-            finished=self.clock(),
-            satisfied_seen=dict(self.satisfied_seen),
-            client_timeout=format_duration(self.timeout) if self.timeout else "",
-        )
 
 
 def _with_diagnoses(kube: Kube, result: Result, log_lines: int) -> Result:

@@ -11,7 +11,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import quote
@@ -119,31 +119,39 @@ def diagnose(
     if not reasons:
         return []
     reader = _Reader(kube, namespace)
-    events = reader.warning_events()
-    with ThreadPoolExecutor(max_workers=min(8, len(reasons))) as pool:
-        found = pool.map(
-            lambda item: _diagnose_one(reader, item[0], item[1], events, log_lines),
-            reasons.items(),
+    with ThreadPoolExecutor(max_workers=min(8, len(reasons) + 1)) as pool:
+        warnings = pool.submit(reader.warning_events)
+        found = list(
+            pool.map(
+                lambda item: _diagnose_one(reader, item[0], item[1], log_lines), reasons.items()
+            )
         )
-        return list(found)
+        events = warnings.result()
+    return [
+        replace(diagnosis, events=tuple(format_event(e) for e in recent(events, involved)))
+        for diagnosis, involved in found
+    ]
 
 
 def _diagnose_one(
-    reader: _Reader, target: str, reason: str, events: Sequence[Obj], log_lines: int
-) -> Diagnosis:
+    reader: _Reader, target: str, reason: str, log_lines: int
+) -> tuple[Diagnosis, set[tuple[str, str]]]:
+    """The diagnosis without its events, and the objects whose events belong to it."""
     kind, _, name = target.partition("/")
-    workload, pods, note = reader.workload_and_pods(kind, name)
+    pods, replicasets, note = reader.pods_of(kind, name)
+    involved = {("Pod", _name(p)) for p in pods} | {(_KINDS.get(kind, kind), name)}
+    involved |= {("ReplicaSet", rs) for rs in replicasets}
     pod_name, container = pod_and_container(reason)
     pod = next((p for p in pods if _name(p) == pod_name), None) or pick_pod(pods)
-    involved = {("Pod", _name(p)) for p in pods} | {(_KINDS.get(kind, kind), name)}
-    involved |= {("ReplicaSet", rs) for rs in reader.replicaset_names(workload)}
-    shown = tuple(format_event(e) for e in recent(events, involved))
     if pod is None:
-        return Diagnosis(target, reason, logs_note=note or "no pod found", events=shown)
+        return Diagnosis(target, reason, logs_note=note or "no pod found"), involved
     container = container or pick_container(pod)
     previous = crashed(pod, container)
-    logs, why = reader.logs(_name(pod), container, previous, log_lines)
-    return Diagnosis(target, reason, _name(pod), container, previous, logs, why, shown)
+    if log_lines == 0:
+        logs, why = None, "not read (--log-lines 0)"
+    else:
+        logs, why = reader.logs(_name(pod), container, previous, log_lines)
+    return Diagnosis(target, reason, _name(pod), container, previous, logs, why), involved
 
 
 def pick_pod(pods: Sequence[Obj]) -> Obj | None:
@@ -275,36 +283,31 @@ class _Reader:
         found, _ = self._get(path, fieldSelector="type=Warning")
         return list(found.get("items") or [])
 
-    def workload_and_pods(self, kind: str, name: str) -> tuple[Obj, list[Obj], str]:
-        """The workload and its pods; a note when they could not be read."""
+    def pods_of(self, kind: str, name: str) -> tuple[list[Obj], list[str], str]:
+        """The target's pods and (for a Deployment) ReplicaSet names; a note on failure."""
         if kind not in _PATHS:
-            return {}, [], f"kind {kind!r} is not one tiltrun judges"
+            return [], [], f"kind {kind!r} is not one tiltrun judges"
         workload, problem = self._get(f"{self._path(kind)}/{quote(name)}")
         if problem:
-            return {}, [], f"cannot read {kind}/{name}: {problem}"
+            return [], [], f"cannot read {kind}/{name}: {problem}"
         if kind == "pod":
-            return workload, [workload], ""
+            return [workload], [], ""
         selector = label_selector((workload.get("spec") or {}).get("selector") or {})
         listed, problem = self._get(self._path("pod"), labelSelector=selector)
-        owners = {_uid(workload)} | set(self._replicasets(workload))
+        replicasets = self._replicasets(workload, selector) if kind == "deployment" else {}
+        owners = {_uid(workload)} | set(replicasets)
         pods = [p for p in listed.get("items") or [] if _controller(p) in owners]
-        return workload, pods, f"cannot list pods: {problem}" if problem else ""
+        return pods, list(replicasets.values()), f"cannot list pods: {problem}" if problem else ""
 
-    def _replicasets(self, workload: Obj) -> dict[str, str]:
+    def _replicasets(self, deployment: Obj, selector: str) -> dict[str, str]:
         """uid → name of the ReplicaSets a Deployment controls."""
-        if workload.get("kind") != "Deployment":
-            return {}
-        selector = label_selector((workload.get("spec") or {}).get("selector") or {})
         path = f"/apis/apps/v1/namespaces/{quote(self._namespace)}/replicasets"
         listed, _ = self._get(path, labelSelector=selector)
         return {
             _uid(rs): _name(rs)
             for rs in listed.get("items") or []
-            if _controller(rs) == _uid(workload)
+            if _controller(rs) == _uid(deployment)
         }
-
-    def replicaset_names(self, workload: Obj) -> set[str]:
-        return set(self._replicasets(workload).values()) if workload else set()
 
     def logs(
         self, pod: str, container: str, previous: bool, lines: int

@@ -147,6 +147,11 @@ def change_lines(before: Obj | None, after: Obj | None, now: datetime) -> list[s
     return lines
 
 
+def unsatisfied(status: Obj | None) -> Sequence[Row]:
+    """Counted targets not yet satisfied."""
+    return [r for r in rows(status) if r.counts and not r.satisfied]
+
+
 def pending_detail(r: Row) -> str:
     """What an unsatisfied target is waiting for, in a few words."""
     return f"retrying: {r.reason}" if r.retrying else r.reason
@@ -165,13 +170,27 @@ def waiting_line(status: Obj | None, now: datetime, elapsed: float) -> str:
     return f"{clock(now)} still waiting on: {listed}{tail}"
 
 
-def table(title: str, status: Obj | None, now: datetime) -> Table:
-    """The targets as a rich Table: name, type, state, ready, reason, age."""
+def table(title: str, status: Obj | None, now: datetime, width: int | None = None) -> Table:
+    """The targets as a rich Table: name, type, state, ready, reason, age.
+
+    With ``width`` (the terminal's), each target stays on one line: only the reason is
+    cut short, with "…"; the diagnosis at the end has the rest.
+    """
     status = status or {}
+    listed = rows(status)
+    widths = {"name": max((len(r.name) for r in listed), default=4), "type": 6, "state": 10}
+    widths |= {"ready": 5, "age": 5}
     grid = Table(title=title, caption=str(status.get("summary") or ""), expand=False)
+    reason_width = None
+    if width is not None:
+        # Two spaces of padding per column and seven vertical rules around six columns.
+        reason_width = max(12, width - sum(widths.values()) - 2 * 6 - 7)
     for column in ("name", "type", "state", "ready", "reason", "age"):
-        grid.add_column(column, no_wrap=column != "reason", overflow="fold")
-    for r in rows(status):
+        if column == "reason":
+            grid.add_column(column, no_wrap=width is not None, max_width=reason_width)
+        else:
+            grid.add_column(column, no_wrap=True, min_width=widths[column])
+    for r in listed:
         failed = r.state == "terminated" and not r.satisfied and not r.retrying
         style = "green" if r.satisfied else "red" if failed else "yellow" if r.retrying else ""
         kind = f"{r.type} (optional)" if r.optional else r.type
@@ -247,7 +266,8 @@ class LiveTable:
 
     def _draw(self, now: datetime, elapsed: float) -> None:
         title = run_title(self._namespace, self._name, self._status, elapsed)
-        self._live.update(table(title, self._status, now), refresh=True)
+        grid = table(title, self._status, now, width=self._console.width)
+        self._live.update(grid, refresh=True)
 
     def update(self, status: Obj | None, now: datetime, elapsed: float) -> None:
         self._status = status
@@ -261,8 +281,3 @@ class LiveTable:
 
     def stop(self) -> None:
         self._live.stop()
-
-
-def unsatisfied(status: Obj | None) -> Sequence[Row]:
-    """Counted targets not yet satisfied."""
-    return [r for r in rows(status) if r.counts and not r.satisfied]

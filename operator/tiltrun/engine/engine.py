@@ -5,6 +5,11 @@ drains the dirty set after a short coalescing window, recomputes each dirty run'
 status with pure code, and patches only runs whose status changed. Time-based
 transitions are scheduled with the event loop at the exact instant the verdict says
 (``wake_at``), so nothing polls.
+
+Everything runs on one event loop: kopf calls synchronous handlers from worker
+threads, so ``observe`` and ``observe_run`` hand their work over to the loop, and the
+Store is never read and written at once. Each run is written by a task of its own, so
+a slow PATCH holds up only its own run, never the others.
 """
 
 from __future__ import annotations
@@ -58,7 +63,14 @@ class Engine:
         # Called after each recompute with the seconds the judgement took (no I/O in it).
         self._on_reconcile = on_reconcile
         self._dirty: set[RunKey] = set()
+        # Runs whose recompute and PATCH are in flight; marked again meanwhile, they wait.
+        self._writing: set[RunKey] = set()
+        self._tasks: set[asyncio.Task[None]] = set()
         self._wake = asyncio.Event()
+        try:
+            self._loop: asyncio.AbstractEventLoop | None = asyncio.get_running_loop()
+        except RuntimeError:
+            self._loop = None
         self._timers: dict[RunKey, asyncio.TimerHandle] = {}
         # What we believe the API server holds for each run (comparable fields only).
         self._stored: dict[RunKey, Obj] = {}
@@ -70,7 +82,10 @@ class Engine:
     # -- events in ----------------------------------------------------------------------
 
     def observe_run(self, event_type: str | None, run: Obj) -> None:
-        """A TiltRun was listed, added, modified or deleted."""
+        """A TiltRun was listed, added, modified or deleted. Safe to call from any thread."""
+        if self._elsewhere():
+            self._hand_over(self.observe_run, event_type, run)
+            return
         key = run_key(run)
         held = self.store.runs.get(key)
         # A TiltRun deleted and created again under the same name is a new run. kopf
@@ -97,12 +112,33 @@ class Engine:
         self.mark([key])
 
     def observe(self, kind: str, event_type: str | None, obj: Obj) -> None:
-        """A workload, ReplicaSet or pod was listed, added, modified or deleted."""
+        """A workload, ReplicaSet or pod was listed, added, modified or deleted.
+
+        Safe to call from any thread.
+        """
+        if self._elsewhere():
+            self._hand_over(self.observe, kind, event_type, obj)
+            return
         if event_type == "DELETED":
             affected = self.store.delete(kind, obj)
         else:
             affected = self.store.put(kind, obj)
         self.mark(affected)
+
+    def _elsewhere(self) -> bool:
+        """True when called from another thread than the engine's loop's."""
+        if self._loop is None:
+            return False
+        try:
+            return asyncio.get_running_loop() is not self._loop
+        except RuntimeError:
+            return True
+
+    def _hand_over(self, fn: Callable[..., None], *args: Any) -> None:
+        # kopf awaits a sync handler until it returns, so one object's events still
+        # reach the loop in the order they arrived.
+        assert self._loop is not None
+        self._loop.call_soon_threadsafe(fn, *args)
 
     def mark(self, keys: Iterable[RunKey]) -> None:
         """Ask for these runs to be recomputed in the next coalescing window."""
@@ -126,12 +162,32 @@ class Engine:
 
     async def run(self) -> None:
         """Drain dirty runs forever; cancel the task to stop."""
-        while True:
-            await self._wake.wait()
-            await asyncio.sleep(self._coalesce)
-            self._wake.clear()
-            keys, self._dirty = self._dirty, set()
-            await asyncio.gather(*(self._reconcile(key) for key in keys))
+        self._loop = asyncio.get_running_loop()
+        try:
+            while True:
+                await self._wake.wait()
+                await asyncio.sleep(self._coalesce)
+                self._wake.clear()
+                # A run still being written waits: its recompute must start from what
+                # that write stored. It is taken up when the write ends.
+                keys = self._dirty - self._writing
+                self._dirty -= keys
+                for key in keys:
+                    self._writing.add(key)
+                    task = asyncio.create_task(self._write(key))
+                    self._tasks.add(task)
+                    task.add_done_callback(self._tasks.discard)
+        finally:
+            for task in list(self._tasks):
+                task.cancel()
+
+    async def _write(self, key: RunKey) -> None:
+        try:
+            await self._reconcile(key)
+        finally:
+            self._writing.discard(key)
+            if key in self._dirty:
+                self._wake.set()
 
     async def _reconcile(self, key: RunKey) -> None:
         run = self.store.runs.get(key)

@@ -64,18 +64,41 @@ class Store:
     by_uid: dict[str, Obj] = field(default_factory=dict)
     # controller uid -> child uid -> child (ReplicaSets and pods)
     children: dict[str, dict[str, Obj]] = field(default_factory=lambda: defaultdict(dict))
+    # child uid -> controller uid, so finding a child costs one lookup, not a scan
+    parent: dict[str, str] = field(default_factory=dict)
+    # Which runs select which candidate workloads, both ways, kept current as runs and
+    # workloads come, go or change labels, so that neither an event nor a recompute
+    # matches every run against every workload of the namespace.
+    selected: dict[RunKey, set[str]] = field(default_factory=dict)
+    selected_by: dict[str, set[RunKey]] = field(default_factory=dict)
 
     # -- updates --------------------------------------------------------------------
 
     def put_run(self, run: Obj) -> RunKey:
         key = run_key(run)
+        old = self.runs.get(key)
         self.runs[key] = run
+        if old is None or run_selector(old) != run_selector(run):
+            self._unselect_run(key)
+            chosen = {
+                uid
+                for uid, obj in self.workloads.get(key[0], {}).items()
+                if _selects(run, _labels(obj))
+            }
+            self.selected[key] = chosen
+            for uid in chosen:
+                self.selected_by.setdefault(uid, set()).add(key)
         return key
 
     def drop_run(self, run: Obj) -> RunKey:
         key = run_key(run)
         self.runs.pop(key, None)
+        self._unselect_run(key)
         return key
+
+    def _unselect_run(self, key: RunKey) -> None:
+        for uid in self.selected.pop(key, set()):
+            self.selected_by.get(uid, set()).discard(key)
 
     def put(self, kind: str, obj: Obj) -> set[RunKey]:
         """Record a workload, ReplicaSet or pod; return the runs it can affect."""
@@ -90,10 +113,15 @@ class Store:
         owner = _controller_uid(obj)
         if kind in ("ReplicaSet", "Pod") and owner:
             self.children[owner][uid] = obj
+            self.parent[uid] = owner
         if kind != "Pod" or not owner:
             self.by_uid[uid] = obj
         if kind in WORKLOAD_KINDS and is_target(obj):
             self.workloads[ns][uid] = obj
+            if old is None or uid not in self.selected_by or _labels(old) != _labels(obj):
+                self._select_workload(uid, obj)
+        else:
+            self._unselect_workload(uid)
         return affected | self._affected(obj)
 
     def delete(self, kind: str, obj: Obj) -> set[RunKey]:
@@ -104,17 +132,29 @@ class Store:
         old = self.by_uid.get(uid) or self._child(uid) or {**obj, "kind": kind}
         affected = self._affected(old)
         self._forget(uid, old)
+        self._unselect_workload(uid)
         self.children.pop(uid, None)
         return affected
 
+    def _select_workload(self, uid: str, obj: Obj) -> None:
+        self._unselect_workload(uid)
+        ns, labels = _meta(obj).get("namespace", ""), _labels(obj)
+        runs = {key for key, run in self.runs.items() if key[0] == ns and _selects(run, labels)}
+        self.selected_by[uid] = runs
+        for key in runs:
+            self.selected.setdefault(key, set()).add(uid)
+
+    def _unselect_workload(self, uid: str) -> None:
+        for key in self.selected_by.pop(uid, set()):
+            self.selected.get(key, set()).discard(uid)
+
     def _child(self, uid: str) -> Obj | None:
-        for siblings in self.children.values():
-            if uid in siblings:
-                return siblings[uid]
-        return None
+        owner = self.parent.get(uid)
+        return self.children.get(owner, {}).get(uid) if owner else None
 
     def _forget(self, uid: str, old: Obj | None) -> None:
         self.by_uid.pop(uid, None)
+        self.parent.pop(uid, None)
         if old is None:
             return
         owner = _controller_uid(old)
@@ -143,25 +183,33 @@ class Store:
         top = self._top(obj)
         if top is None:
             return set()
-        ns = _meta(top).get("namespace", "")
-        labels = _meta(top).get("labels") or {}
+        uid = _meta(top).get("uid")
+        if isinstance(uid, str) and uid in self.selected_by:
+            return set(self.selected_by[uid])
+        # Not a workload we hold (the last copy of a deleted one): ask every run.
+        ns, labels = _meta(top).get("namespace", ""), _labels(top)
         return {key for key, run in self.runs.items() if key[0] == ns and _selects(run, labels)}
 
     def candidates(self, key: RunKey) -> Iterator[tuple[Obj, Related]]:
         """The workloads a run selects, each with its ReplicaSets and pods."""
-        run = self.runs.get(key)
-        if run is None:
+        if key not in self.runs:
             return
-        for obj in list(self.workloads.get(key[0], {}).values()):
-            if not _selects(run, _meta(obj).get("labels") or {}):
+        held = self.workloads.get(key[0], {})
+        for uid in list(self.selected.get(key, ())):
+            obj = held.get(uid)
+            if obj is None:
                 continue
-            uid = _meta(obj)["uid"]
             kids = list(self.children.get(uid, {}).values())
             replicasets = [k for k in kids if k.get("kind") == "ReplicaSet"]
             pods = [k for k in kids if k.get("kind") == "Pod"]
             for rs in replicasets:
                 pods += [p for p in self.children.get(_meta(rs).get("uid", ""), {}).values()]
             yield obj, Related(replicasets=replicasets, pods=pods)
+
+
+def _labels(obj: Obj) -> dict[str, str]:
+    labels = _meta(obj).get("labels")
+    return labels if isinstance(labels, dict) else {}
 
 
 def _selects(run: Obj, labels: dict[str, str]) -> bool:

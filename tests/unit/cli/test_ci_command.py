@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import queue
+import time
 from datetime import UTC, datetime
 from typing import Any
 
@@ -11,12 +12,13 @@ from click.testing import CliRunner
 from kubernetes.client.exceptions import ApiException
 
 from tests.unit.cli.conftest import captured
-from tiltrun.cli import ci as ci_module
 from tiltrun.cli import kube as kube_module
-from tiltrun.cli.ci import Waiter, load_manifest, reattach_command, resolve_namespace
+from tiltrun.cli import wait as wait_module
+from tiltrun.cli.ci import load_manifest, reattach_command, resolve_namespace
 from tiltrun.cli.kube import CommandError, Kube, RunEvent, api_message, unreachable
 from tiltrun.cli.main import cli
 from tiltrun.cli.report import Outcome
+from tiltrun.cli.wait import Waiter
 
 TILTRUN = "apiVersion: tilt.dev/v1alpha1\nkind: TiltRun\nmetadata: {name: shop}\nspec: {}\n"
 
@@ -163,12 +165,16 @@ def events(monkeypatch: pytest.MonkeyPatch) -> queue.Queue[RunEvent]:
     """The watch, replaced by a queue the test fills."""
     feed: queue.Queue[RunEvent] = queue.Queue()
     monkeypatch.setattr(kube_module, "watch_run", lambda *args: feed)
-    monkeypatch.setattr(ci_module, "TICK_SECONDS", 0.05)
+    monkeypatch.setattr(wait_module, "TICK_SECONDS", 0.05)
     return feed
 
 
+#: A moment shortly after the captured runs started, so their timeouts lie ahead.
+CAPTURED_AT = datetime(2026, 11, 26, 23, 16, tzinfo=UTC)
+
+
 def _waiter(display: Recorder, **kwargs: Any) -> Waiter:
-    settings = {"timeout": 0.0, "operator_wait": 5.0, **kwargs}
+    settings = {"timeout": 0.0, "operator_wait": 5.0, "clock": lambda: CAPTURED_AT, **kwargs}
     return Waiter(_kube(), "ci-try-1", "slow2", display, **settings)
 
 
@@ -190,10 +196,10 @@ def test_the_done_event_ends_the_wait(events: queue.Queue[RunEvent]) -> None:
 
 
 def test_the_client_timeout_gives_up_with_exit_2(events: queue.Queue[RunEvent]) -> None:
-    started = datetime.now(UTC)
+    started = time.monotonic()
     result = _waiter(Recorder(), timeout=0.2).wait(captured("run-waiting"))
     assert result.outcome is Outcome.CLIENT_TIMEOUT and result.exit_code == 2
-    assert 0.2 <= (result.finished - started).total_seconds() < 2
+    assert 0.2 <= time.monotonic() - started < 2
 
 
 def test_no_operator_is_exit_3_after_the_operator_wait(events: queue.Queue[RunEvent]) -> None:

@@ -9,7 +9,15 @@ from datetime import UTC, datetime
 from rich.console import Console
 
 from tests.unit.cli.conftest import captured
-from tiltrun.cli.progress import LogLines, change_lines, row, rows, table, waiting_line
+from tiltrun.cli.progress import (
+    LiveTable,
+    LogLines,
+    change_lines,
+    row,
+    rows,
+    table,
+    waiting_line,
+)
 
 NOW = datetime(2026, 11, 26, 23, 16, 0, tzinfo=UTC)
 
@@ -119,3 +127,14 @@ def test_table_has_the_columns_and_a_row_per_target() -> None:
     assert re.search(r"name\s+┃ type\s+┃ state\s+┃ ready ┃ reason\s+┃ age", text), text
     assert re.search(r"job/migrate\s+│ job\s+│ terminated │ yes\s+│ completed", text), text
     assert "all 4 targets up" in text
+
+
+def test_the_live_table_leaves_the_last_picture_on_screen() -> None:
+    out = io.StringIO()
+    live = LiveTable(out, "ci-try-1", "shop")
+    live.update(captured("run-waiting")["status"], NOW, elapsed=1)
+    live.update(captured("run-succeeded")["status"], NOW, elapsed=3)
+    live.stop()
+    last = out.getvalue()[-2000:]
+    assert "TiltRun shop in ci-try-1: 4/4 ready, 3s" in last
+    assert "job/migrate" in last and "deployment/slow" not in last
