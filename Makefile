@@ -7,7 +7,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: demo test lint typecheck unit integration binaries clean-cluster kind-e2e
+.PHONY: demo test lint typecheck unit integration binaries clean-cluster kind-e2e bench bench-quick
 
 $(STAMP): pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -26,8 +26,8 @@ test: lint typecheck binaries
 	$(BIN)/pytest -n 3 --dist loadfile
 
 lint: $(STAMP)
-	$(BIN)/ruff check operator tests
-	$(BIN)/ruff format --check operator tests
+	$(BIN)/ruff check operator tests bench
+	$(BIN)/ruff format --check operator tests bench
 
 typecheck: $(STAMP)
 	$(BIN)/mypy
@@ -37,6 +37,20 @@ unit: $(STAMP)
 
 integration: binaries
 	$(BIN)/pytest -n 3 --dist loadfile tests/integration
+
+# The benchmark (docs/benchmark.md): the operator against kubectl wait and pollers at
+# 10x10, 50x10 and 100x10 on a dedicated dev cluster; results in bench/results/.
+bench: binaries $(VENV)/.installed-bench
+	$(BIN)/python -m bench
+
+# Its quick mode (5x4, under two minutes): fails on wasted status writes, polling while
+# idle, or a missed transition. CI runs it as tests/integration/test_bench_quick.py.
+bench-quick: binaries
+	$(BIN)/python -m bench --quick
+
+$(VENV)/.installed-bench: $(STAMP)
+	$(BIN)/pip install --quiet -e '.[dev,bench]'
+	@touch $@
 
 clean-cluster: $(STAMP)
 	$(BIN)/tiltrun dev-cluster down --name test

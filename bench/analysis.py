@@ -18,6 +18,7 @@ which the run did not finish, is *missed*: the status never showed it.
 from __future__ import annotations
 
 import json
+import math
 from collections import defaultdict
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -241,14 +242,13 @@ def correct_at(replay: Replay, run: str, since: float, *, ci: bool) -> float | N
 
 
 def percentiles(values: list[float]) -> dict[str, float | None]:
-    """p50, p95, p99 and max (nearest rank), plus the count."""
+    """p50, p95, p99 (nearest rank) and max, plus the count."""
     if not values:
         return {"n": 0, "p50": None, "p95": None, "p99": None, "max": None}
     ordered = sorted(values)
 
     def rank(q: float) -> float:
-        index = max(0, min(len(ordered) - 1, int(-(-q * len(ordered) // 1)) - 1))
-        return ordered[index]
+        return ordered[max(0, math.ceil(q * len(ordered)) - 1)]
 
     return {
         "n": len(ordered),

@@ -5,15 +5,19 @@ from __future__ import annotations
 from typing import Any
 
 
-def problems(size: dict[str, Any]) -> list[str]:
-    """Plain sentences, one per problem found in one size's figures; empty when all is well."""
+def problems(size: dict[str, Any]) -> tuple[list[str], list[str]]:
+    """Problems found in one size's figures, and checks that could not be made.
+
+    Both are plain sentences; no problems and nothing unchecked means all is well.
+    """
     op = size["operator"]
     requests = op["requests"]
     label = size["size"]
     out: list[str] = []
+    unchecked: list[str] = []
     noop = op.get("noop_patches")
     if noop is None:
-        out.append(f"{label}: cannot count status PATCHes (no audit log and no metrics)")
+        unchecked.append(f"{label}: cannot count status PATCHes (no audit log, no metrics)")
     elif noop > 0:
         patches = requests["status_patches_by_run"]
         changes = op["status_changes_by_run"]
@@ -28,7 +32,7 @@ def problems(size: dict[str, Any]) -> list[str]:
         )
     idle = requests["idle_window"]
     if idle["total"] is None:
-        out.append(f"{label}: cannot check for polling while idle (no audit log)")
+        unchecked.append(f"{label}: cannot check for polling while idle (no audit log)")
     else:
         polls = {kind: n for kind, n in idle["by_kind"].items() if not kind.startswith("watch ")}
         if polls:
@@ -45,7 +49,7 @@ def problems(size: dict[str, Any]) -> list[str]:
     if op["wrong_final_status"]:
         out.append(f"{label}: final status wrong: {'; '.join(op['wrong_final_status'][:10])}")
     if op["startup_never_correct"]:
-        runs = ", ".join(op["startup_never_correct"][:10])
-        out.append(f"{label}: after a restart these runs never got a correct status: {runs}")
+        names = ", ".join(op["startup_never_correct"][:10])
+        out.append(f"{label}: after a restart these runs never got a correct status: {names}")
     out.extend(f"{label}: {failure}" for failure in size["failures"])
-    return out
+    return out, unchecked

@@ -18,8 +18,6 @@ The phases, in order (each figure in the report names the phase it comes from):
 from __future__ import annotations
 
 import asyncio
-import contextlib
-import json
 import socket
 import subprocess
 import sys
@@ -74,7 +72,7 @@ class Settings:
     intervals: tuple[float, ...]
     max_waiters: int
     #: How long any one wait may last before the size is given up as failed.
-    patience: float = 300.0
+    patience: float = 600.0
 
 
 @dataclass
@@ -259,8 +257,10 @@ class Harness:
 
     async def _park(self) -> None:
         self.mark("park")
-        log(f"{self.scn.size}: creating {len(self.scn.runs)} TiltRuns and "
-            f"{len(self.scn.workloads)} parked workloads")
+        log(
+            f"{self.scn.size}: creating {len(self.scn.runs)} TiltRuns and "
+            f"{len(self.scn.workloads)} parked workloads"
+        )
         limit = asyncio.Semaphore(16)
 
         async def create(kind: str, manifest: Obj) -> None:
@@ -337,16 +337,16 @@ class Harness:
         await self._until(self._all_decided, "every run to be decided")
         self.mark("decided")
         log(f"{self.scn.size}: every run decided; waiting for the baselines")
-        for interval, proc in pollers:
+        for interval, poller in pollers:
             try:
-                await asyncio.wait_for(asyncio.to_thread(proc.wait), interval * 2 + 30)
+                await asyncio.wait_for(asyncio.to_thread(poller.wait), interval * 2 + 30)
             except TimeoutError:
                 self.obs.failures.append(f"the {interval:g}s poller did not finish")
-                self.started.stop(proc)
+                self.started.stop(poller)
         await asyncio.sleep(3)  # a waiter that has its condition returns within this
-        for proc in self._waiter_procs:
-            if proc.returncode is None:
-                proc.terminate()
+        for waiter in self._waiter_procs:
+            if waiter.returncode is None:
+                waiter.terminate()
         await waiters
         self.mark("live-end")
 
@@ -490,7 +490,10 @@ class Harness:
 
     async def _rollout(self) -> None:
         deployments = [
-            w for r in self.scn.runs if r.exit_condition == "manual" for w in r.workloads
+            w
+            for r in self.scn.runs
+            if r.exit_condition == "manual"
+            for w in r.workloads
             if w.kind == "Deployment"
         ]
         if not deployments:
@@ -600,14 +603,3 @@ def _rolled_out(deployment: Obj) -> bool:
         and status.get("availableReplicas") == 1
         and status.get("replicas") == 1
     )
-
-
-def write_json(path: Path, data: Any) -> None:
-    path.write_text(json.dumps(data, indent=2, default=str) + "\n")
-
-
-@contextlib.contextmanager
-def timed(what: str) -> Any:
-    began = time.monotonic()
-    yield
-    log(f"{what} took {time.monotonic() - began:.1f}s")

@@ -11,9 +11,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from tiltrun.devcluster.cluster import user_kubeconfig
-
 from bench.audit import USER_PREFIX
+from tiltrun.devcluster.cluster import user_kubeconfig
 
 OPERATOR = f"{USER_PREFIX}operator"
 WATCHER = f"{USER_PREFIX}watcher"

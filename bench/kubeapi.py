@@ -42,12 +42,11 @@ class Endpoint:
 def endpoint(kubeconfig: str) -> Endpoint:
     """Read ``kubeconfig`` (current context) into an :class:`Endpoint`."""
     cfg = client.Configuration()
-    config.load_kube_config(config_file=kubeconfig, client_configuration=cfg)
+    config.load_kube_config(  # type: ignore[no-untyped-call]
+        config_file=kubeconfig, client_configuration=cfg
+    )
     context: ssl.SSLContext | bool
-    if cfg.verify_ssl:
-        context = ssl.create_default_context(cafile=cfg.ssl_ca_cert)
-    else:
-        context = False
+    context = ssl.create_default_context(cafile=cfg.ssl_ca_cert) if cfg.verify_ssl else False
     if cfg.cert_file and isinstance(context, ssl.SSLContext):
         context.load_cert_chain(cfg.cert_file, cfg.key_file)
     elif cfg.cert_file:

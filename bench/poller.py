@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import json
 import signal
 import time
@@ -116,10 +117,8 @@ async def poll(
                 print("ready", flush=True)  # polling: the harness may set things in motion
                 first = False
             next_tick += interval
-            try:
+            with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(stop.wait(), timeout=max(0.0, next_tick - time.monotonic()))
-            except TimeoutError:
-                pass
         return api.sent
 
 

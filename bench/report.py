@@ -311,7 +311,9 @@ def plot(results: dict[str, Any], path: Path) -> Path | None:
     left.plot(x, series(lambda s: s["operator"]["reaction"]["p50"]), "o-", label="operator p50")
     left.plot(x, series(lambda s: s["operator"]["reaction"]["p99"]), "o--", label="operator p99")
     for key, label in BASELINES:
-        left.plot(x, series(lambda s, k=key: s[k]["reaction_to_up"]["p50"]), "s:", label=f"{label} p50")
+        left.plot(
+            x, series(lambda s, k=key: s[k]["reaction_to_up"]["p50"]), "s:", label=f"{label} p50"
+        )
     left.set_yscale("log")
     left.set_xlabel("workloads (runs × workloads per run)")
     left.set_ylabel("reaction latency (ms)")

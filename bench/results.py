@@ -55,9 +55,7 @@ def summarize(scenario: Scenario, obs: Observed) -> dict[str, Any]:
     operator["noop_patches"] = _noop_patches(operator)
     waiters["requests"] = requests.pop(identities.KUBECTL_WAIT)
     for interval in obs.poller_files:
-        pollers[f"poll_{interval:g}s"]["requests"] = requests.pop(
-            identities.poller_user(interval)
-        )
+        pollers[f"poll_{interval:g}s"]["requests"] = requests.pop(identities.poller_user(interval))
     return {
         "size": scenario.size,
         "runs": len(scenario.runs),
@@ -98,12 +96,14 @@ def _operator(
             if a.latency is not None:
                 by_phase[_phase_of(a.transition.t, marks)].append(a.latency)
     everything = [x for values in by_phase.values() for x in values]
-    on_up = [
-        a.latency
-        for key, tr in up.items()
-        if (a := index.get((tr.run, tr.target, tr.t))) is not None and a.latency is not None
-    ]
-    done_at = {run: next((c.t for c in rep.changes.get(run, []) if c.done), None) for run in answers}
+    on_up = []
+    for tr in up.values():
+        answer = index.get((tr.run, tr.target, tr.t))
+        if answer is not None and answer.latency is not None:
+            on_up.append(answer.latency)
+    done_at = {
+        run: next((c.t for c in rep.changes.get(run, []) if c.done), None) for run in answers
+    }
     last_up_to_done = []
     failure_to_done = []
     for run in scenario.runs:
@@ -127,11 +127,11 @@ def _operator(
         if not changes:
             wrong_final.append(f"{run.name}: no status at all")
             continue
-        last = changes[-1]
-        if run.exit_condition == "manual" or not last.done:
+        final = changes[-1]
+        if run.exit_condition == "manual" or not final.done:
             judged = {k: v for k, v in rep.final.get(run.name, {}).items() if v != "absent"}
-            if last.phases != judged:
-                wrong_final.append(f"{run.name}: status {last.phases} but workloads {judged}")
+            if final.phases != judged:
+                wrong_final.append(f"{run.name}: status {final.phases} but workloads {judged}")
 
     startup = []
     never_correct = []
@@ -181,10 +181,8 @@ def _noop_patches(operator: dict[str, Any]) -> int | None:
     requests = operator["requests"]
     changes = operator["status_changes_by_run"]
     if requests["status_patches"] is not None:
-        return sum(
-            max(0, count - changes.get(run, 0))
-            for run, count in requests["status_patches_by_run"].items()
-        )
+        by_run: dict[str, int] = requests["status_patches_by_run"]
+        return sum(max(0, count - int(changes.get(run, 0))) for run, count in by_run.items())
     metric = operator["status_patches_metric"]
     if metric is None:
         return None
@@ -304,7 +302,9 @@ def _requests(scenario: Scenario, obs: Observed) -> dict[str, dict[str, Any]]:
     reqs = obs.requests
     counted = bool(reqs)
 
-    def of(user: str, since: datetime | None = None, until: datetime | None = None) -> list[Request]:
+    def of(
+        user: str, since: datetime | None = None, until: datetime | None = None
+    ) -> list[Request]:
         mine = [r for r in reqs if r.user == user]
         return between(mine, since, until) if since is not None else mine
 

@@ -15,7 +15,7 @@ healthy ``ci`` runs.
 from __future__ import annotations
 
 import random
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 Manifest = dict[str, Any]
@@ -112,7 +112,6 @@ class Scenario:
     spread: float
     namespace: str
     seed: int = 7
-    extra: dict[str, Any] = field(default_factory=dict)
 
     @property
     def workloads(self) -> list[Workload]:

@@ -33,7 +33,12 @@ WATCHED = (
 
 
 async def _follow(
-    api: Api, api_version: str, plural: str, kind: str, namespace: str, out: IO[bytes],
+    api: Api,
+    api_version: str,
+    plural: str,
+    kind: str,
+    namespace: str,
+    out: IO[bytes],
     listed: asyncio.Event,
 ) -> None:
     path = collection(api_version, plural, namespace)

@@ -21,11 +21,12 @@ from collections.abc import Callable, Iterable
 from datetime import UTC, datetime
 from typing import Any
 
-from tiltrun.api.model import parse_time
+from tiltrun.api.model import Target, parse_time
 from tiltrun.engine.status import comparable, desired_status, failing_names, is_done
 from tiltrun.engine.store import Obj, RunKey, Store, run_key, same_object
 from tiltrun.engine.writer import Gone, Writer
 from tiltrun.judge.exit import Outcome
+from tiltrun.judge.target import Related, judge
 
 log = logging.getLogger(__name__)
 
@@ -78,6 +79,9 @@ class Engine:
         self._failing: dict[RunKey, set[str]] = {}
         self._finished: set[RunKey] = set()
         self._patch_failures: dict[RunKey, int] = {}
+        # Workload uid -> (store revision, its Target): each recompute re-judges only the
+        # workloads that changed since the last one.
+        self._judged: dict[str, tuple[int, Target]] = {}
 
     # -- events in ----------------------------------------------------------------------
 
@@ -99,6 +103,9 @@ class Engine:
             return
         if replaced:
             self._forget(key)
+        # Most TiltRun events are the echo of our own status writes; only a new run or a
+        # new spec (a new generation) can change what the status should be.
+        changed = held is None or replaced or _generation(held) != _generation(run)
         self.store.put_run(run)
         if key not in self._stored:
             # First sight (creation, or an operator restart): trust what is stored, so a
@@ -109,7 +116,9 @@ class Engine:
             self._failing[key] = failing_names(status)
             if is_done(status):
                 self._finished.add(key)
-        self.mark([key])
+            changed = True
+        if changed:
+            self.mark([key])
 
     def observe(self, kind: str, event_type: str | None, obj: Obj) -> None:
         """A workload, ReplicaSet or pod was listed, added, modified or deleted.
@@ -203,6 +212,7 @@ class Engine:
             now=now,
             pid=self._pid,
             previous_conditions=stored.get("conditions") or [],
+            judge_one=self._judge,
         )
         verdict = desired.verdict
         if self._on_reconcile:
@@ -228,6 +238,20 @@ class Engine:
             self._on_patch(key, asyncio.get_running_loop().time() - began)
         self._stored[key] = wanted
         await self._announce(key, run, desired.targets, verdict)
+
+    def _judge(self, obj: Obj, related: Related) -> Target:
+        """``judge``, remembered per workload until it or one of its children changes."""
+        uid = str((obj.get("metadata") or {}).get("uid"))
+        revision = self.store.revision.get(uid, 0)
+        held = self._judged.get(uid)
+        if held is not None and held[0] == revision:
+            return held[1]
+        target = judge(obj, related)
+        self._judged[uid] = (revision, target)
+        if len(self._judged) > 2 * len(self.store.revision) + 64:
+            # Drop what deleted workloads left behind.
+            self._judged = {u: v for u, v in self._judged.items() if u in self.store.revision}
+        return target
 
     async def _announce(self, key: RunKey, run: Obj, targets: Any, verdict: Any) -> None:
         """Events for targets that started failing, and for a finished run."""
@@ -260,3 +284,7 @@ class Engine:
             return
         delay = max(0.0, (wake_at - now).total_seconds())
         self._timers[key] = asyncio.get_running_loop().call_later(delay, self.mark, [key])
+
+
+def _generation(run: Obj) -> object:
+    return (run.get("metadata") or {}).get("generation")

@@ -7,7 +7,7 @@ only decision is whether that dict differs from what the API server holds.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -45,9 +45,16 @@ class Desired:
     targets: tuple[Target, ...]
 
 
-def judge_all(candidates: Iterable[tuple[Obj, Related]]) -> tuple[Target, ...]:
-    """Every candidate workload judged, sorted by name so the output is stable."""
-    return tuple(sorted((judge(obj, related) for obj, related in candidates), key=lambda t: t.name))
+def judge_all(
+    candidates: Iterable[tuple[Obj, Related]],
+    judge_one: Callable[[Obj, Related], Target] = judge,
+) -> tuple[Target, ...]:
+    """Every candidate workload judged, sorted by name so the output is stable.
+
+    ``judge_one`` is ``judge`` or a memo of it (the engine's): judge is pure.
+    """
+    targets = (judge_one(obj, related) for obj, related in candidates)
+    return tuple(sorted(targets, key=lambda t: t.name))
 
 
 def desired_status(
@@ -58,6 +65,7 @@ def desired_status(
     now: datetime,
     pid: int,
     previous_conditions: Sequence[Obj] = (),
+    judge_one: Callable[[Obj, Related], Target] = judge,
 ) -> Desired:
     """The status ``run`` should have at ``now``, given the workloads it selects.
 
@@ -67,7 +75,7 @@ def desired_status(
     meta = run.get("metadata") or {}
     previous = previous_conditions
     generation = int(meta.get("generation") or 0)
-    targets = judge_all(candidates)
+    targets = judge_all(candidates, judge_one)
     try:
         spec = read_spec(run)
     except SpecError as err:

@@ -71,13 +71,16 @@ class Store:
     # matches every run against every workload of the namespace.
     selected: dict[RunKey, set[str]] = field(default_factory=dict)
     selected_by: dict[str, set[RunKey]] = field(default_factory=dict)
+    # candidate workload uid -> a counter bumped whenever it, or one of its ReplicaSets or
+    # pods, changes: a judgement made at one revision holds until the next
+    revision: dict[str, int] = field(default_factory=dict)
 
     # -- updates --------------------------------------------------------------------
 
     def put_run(self, run: Obj) -> RunKey:
         key = run_key(run)
         old = self.runs.get(key)
-        self.runs[key] = run
+        self.runs[key] = _slim(run)
         if old is None or run_selector(old) != run_selector(run):
             self._unselect_run(key)
             chosen = {
@@ -102,12 +105,13 @@ class Store:
 
     def put(self, kind: str, obj: Obj) -> set[RunKey]:
         """Record a workload, ReplicaSet or pod; return the runs it can affect."""
-        obj = {**obj, "kind": kind}  # watch events of typed lists may omit kind
+        obj = {**_slim(obj), "kind": kind}  # watch events of typed lists may omit kind
         uid = _meta(obj).get("uid")
         if not isinstance(uid, str):
             return set()
         old = self.by_uid.get(uid) or self._child(uid)
         affected = self._affected(old) if old else set()
+        self._bump(old)
         self._forget(uid, old)
         ns = _meta(obj).get("namespace", "")
         owner = _controller_uid(obj)
@@ -122,6 +126,7 @@ class Store:
                 self._select_workload(uid, obj)
         else:
             self._unselect_workload(uid)
+        self._bump(obj)
         return affected | self._affected(obj)
 
     def delete(self, kind: str, obj: Obj) -> set[RunKey]:
@@ -131,10 +136,18 @@ class Store:
             return set()
         old = self.by_uid.get(uid) or self._child(uid) or {**obj, "kind": kind}
         affected = self._affected(old)
+        self._bump(old)
         self._forget(uid, old)
         self._unselect_workload(uid)
         self.children.pop(uid, None)
+        self.revision.pop(uid, None)
         return affected
+
+    def _bump(self, obj: Obj | None) -> None:
+        top = self._top(obj) if obj else None
+        uid = _meta(top).get("uid") if top else None
+        if isinstance(uid, str):
+            self.revision[uid] = self.revision.get(uid, 0) + 1
 
     def _select_workload(self, uid: str, obj: Obj) -> None:
         self._unselect_workload(uid)
@@ -205,6 +218,15 @@ class Store:
             for rs in replicasets:
                 pods += [p for p in self.children.get(_meta(rs).get("uid", ""), {}).values()]
             yield obj, Related(replicasets=replicasets, pods=pods)
+
+
+def _slim(obj: Obj) -> Obj:
+    """``obj`` without ``metadata.managedFields``: nothing judges them, and they are about
+    half of what the store would hold."""
+    meta = obj.get("metadata")
+    if not isinstance(meta, dict) or "managedFields" not in meta:
+        return obj
+    return {**obj, "metadata": {k: v for k, v in meta.items() if k != "managedFields"}}
 
 
 def _labels(obj: Obj) -> dict[str, str]:

@@ -1,5 +1,6 @@
 """The store's selection index answers exactly what matching every run against every
-workload would, whatever order runs and workloads come, change labels and go in.
+workload would, whatever order runs and workloads come, change labels and go in; and
+any change under a workload gives it a new revision (the engine re-judges on it).
 
 The index exists for speed (the benchmark's 100 runs x 10 workloads in one namespace
 made each event and each recompute scan everything); this proves it changes nothing.
@@ -105,8 +106,11 @@ def test_the_index_agrees_with_matching_everything() -> None:
             assert selecting <= affected
         elif action < 0.8 and deployments:
             owner = deployments[rng.choice(sorted(deployments))]
-            affected = store.put("Pod", _pod(rng.randrange(3), owner))
             uid = owner["metadata"]["uid"]
+            before = store.revision.get(uid, 0)
+            affected = store.put("Pod", _pod(rng.randrange(3), owner))
+            # A pod's change is a new revision of its workload: judged again.
+            assert store.revision[uid] > before
             assert affected == {k for k in store.runs if uid in _brute_force(store, k)}
         elif deployments:
             gone = deployments.pop(rng.choice(sorted(deployments)))
