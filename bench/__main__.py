@@ -11,6 +11,7 @@ import argparse
 import asyncio
 import platform
 import shutil
+import signal
 import sys
 import traceback
 import uuid
@@ -89,8 +90,14 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     return args
 
 
+def _interrupt(signum: int, frame: object) -> None:
+    # SIGTERM as Ctrl-C: the harness then stops every process it started, by handle.
+    raise KeyboardInterrupt
+
+
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
+    signal.signal(signal.SIGTERM, _interrupt)
     mode = "quick" if args.quick else "full"
     started = datetime.now(UTC)
     out: Path = args.out or RESULTS / f"{started.strftime('%Y%m%dT%H%M%SZ')}-{mode}"
@@ -98,7 +105,12 @@ def main(argv: list[str] | None = None) -> int:
     kubectl = args.kubectl or (args.kubeconfig and shutil.which("kubectl"))
     kubectl = kubectl or str(ensure_binaries(log)["kubectl"])
     settings = Settings(
-        spread=args.spread, idle=args.idle, intervals=args.intervals, max_waiters=args.max_waiters
+        spread=args.spread,
+        idle=args.idle,
+        intervals=args.intervals,
+        max_waiters=args.max_waiters,
+        # Quick mode's runs settle in seconds: a minute without a decision is a finding.
+        decide_timeout=60.0 if args.quick else 600.0,
     )
     results: dict[str, Any] = {
         "meta": {

@@ -73,6 +73,8 @@ class Settings:
     max_waiters: int
     #: How long any one wait may last before the size is given up as failed.
     patience: float = 600.0
+    #: How long to wait for runs to be decided before analysing what is missing.
+    decide_timeout: float = 600.0
 
 
 @dataclass
@@ -304,14 +306,26 @@ class Harness:
         answer = await self.api.get(collection(*TILTRUNS, self.ns))
         return {r["metadata"]["name"]: r for r in answer.get("items") or []}
 
-    async def _until(self, check: Any, what: str, timeout: float | None = None) -> None:
+    async def _until(
+        self, check: Any, what: str, timeout: float | None = None, *, required: bool = True
+    ) -> bool:
+        """Wait for ``check()``; on timeout raise, or (``required=False``) record and go on.
+
+        The waits for runs to be decided are not required: a run the operator never
+        finishes is what the analysis must then explain (a missed transition).
+        """
         timeout = timeout or self.settings.patience
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if await check():
-                return
+                return True
             await asyncio.sleep(0.5)
-        raise RuntimeError(f"{self.scn.size}: timed out after {timeout:.0f}s waiting for {what}")
+        message = f"timed out after {timeout:.0f}s waiting for {what}"
+        if required:
+            raise RuntimeError(f"{self.scn.size}: {message}")
+        log(f"{self.scn.size}: {message}")
+        self.obs.failures.append(message)
+        return False
 
     # -- phase 2: live -----------------------------------------------------------------
 
@@ -334,7 +348,12 @@ class Harness:
             tasks.append(asyncio.create_task(self._release(pods[workload.name], limit)))
         await asyncio.gather(*tasks)
         self.mark("released")
-        await self._until(self._all_decided, "every run to be decided")
+        await self._until(
+            self._all_decided,
+            "every run to be decided",
+            self.settings.decide_timeout,
+            required=False,
+        )
         self.mark("decided")
         log(f"{self.scn.size}: every run decided; waiting for the baselines")
         for interval, poller in pollers:
@@ -532,7 +551,12 @@ class Harness:
             return done == names
 
         await self._until(rolled_out, "the manual runs' Deployments to roll out")
-        await self._until(self._all_decided, "the manual runs to be Ready again")
+        await self._until(
+            self._all_decided,
+            "the manual runs to be Ready again",
+            self.settings.decide_timeout,
+            required=False,
+        )
         self.mark("rollout-end")
 
     # -- phase 4: idle -------------------------------------------------------------------
@@ -576,7 +600,9 @@ class Harness:
                 for r in self.scn.runs
             )
 
-        await self._until(all_done, "every start-up run to be done")
+        await self._until(
+            all_done, "every start-up run to be done", self.settings.decide_timeout, required=False
+        )
         self.mark("startup-done")
         await asyncio.sleep(2)  # any write after done would show as a no-op patch
         sampler.cancel()
