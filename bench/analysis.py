@@ -11,8 +11,10 @@ engine's reaction, not a disagreement between two readings of a pod.
 
 A TiltRun status event *answers* the latest transition of a target (at or before its
 arrival) whose phase it shows; transitions it skipped over were *superseded* (a burst
-the operator rightly coalesced into one write). A transition nothing answers, and after
-which the run did not finish, is *missed*: the status never showed it.
+the operator rightly coalesced into one write). A transition nothing answers is
+*after-done* when it came after the run finished, *frozen* when it came less than
+``FROZEN_LAG`` before the finishing status (the operator had not seen it yet), and
+otherwise *missed*: the status never showed it.
 """
 
 from __future__ import annotations
@@ -33,6 +35,10 @@ Obj = dict[str, Any]
 #: A status may arrive this long before the watcher's copy of the event that caused it
 #: (the API server fans one event out to several watchers, not all at the same instant).
 SKEW = 0.5
+#: A finished run's status is frozen as the operator saw the world when it finished. A
+#: transition shortly before that, which the operator had not processed yet (its watch
+#: of that kind running behind, on a saturated machine), is *frozen*, not missed.
+FROZEN_LAG = 5.0
 WORKLOAD_KINDS = ("Deployment", "ReplicaSet", "Job", "Pod")
 
 
@@ -218,6 +224,8 @@ def align(replay: Replay, run: str) -> list[Answer]:
                 answers.append(Answer(tr, "after-done"))
             elif index < len(pending) - 1:
                 answers.append(Answer(tr, "superseded"))
+            elif done_at is not None and done_at - tr.t < FROZEN_LAG:
+                answers.append(Answer(tr, "frozen"))
             else:
                 answers.append(Answer(tr, "missed"))
     return answers

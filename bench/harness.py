@@ -18,6 +18,7 @@ The phases, in order (each figure in the report names the phase it comes from):
 from __future__ import annotations
 
 import asyncio
+import json
 import socket
 import subprocess
 import sys
@@ -91,6 +92,47 @@ class Observed:
     requests: list[audit.Request] = field(default_factory=list)
     failures: list[str] = field(default_factory=list)
 
+    def save(self, path: Path) -> None:
+        """Write everything to ``path`` (JSON), so the analysis can be run again later."""
+        data = {
+            "marks": {k: [m.mono, m.wall.isoformat()] for k, m in self.marks.items()},
+            "operator_samples": self.operator_samples,
+            "operator_patches_metric": self.operator_patches_metric,
+            "waiters": self.waiters,
+            "waiter_runs": self.waiter_runs,
+            "poller_files": {str(k): v.name for k, v in self.poller_files.items()},
+            "record": self.record.name if self.record else None,
+            "requests": [
+                [r.user, r.verb, r.resource, r.namespace, r.name, r.code, r.received.isoformat()]
+                for r in self.requests
+            ],
+            "failures": self.failures,
+        }
+        path.write_text(json.dumps(data))
+
+    @classmethod
+    def load(cls, path: Path) -> Observed:
+        """What :meth:`save` wrote; files are looked up beside ``path``."""
+        data = json.loads(path.read_text())
+        folder = path.parent
+        return cls(
+            marks={
+                k: Mark(mono, datetime.fromisoformat(wall))
+                for k, (mono, wall) in data["marks"].items()
+            },
+            operator_samples=data["operator_samples"],
+            operator_patches_metric=data["operator_patches_metric"],
+            waiters=data["waiters"],
+            waiter_runs=data["waiter_runs"],
+            poller_files={float(k): folder / v for k, v in data["poller_files"].items()},
+            record=folder / data["record"] if data["record"] else None,
+            requests=[
+                audit.Request(u, v, res, ns, n, c, datetime.fromisoformat(t))
+                for u, v, res, ns, n, c, t in data["requests"]
+            ],
+            failures=data["failures"],
+        )
+
 
 def free_port() -> int:
     with socket.socket() as sock:
@@ -133,7 +175,7 @@ class Harness:
                 await self._prepare()
                 watcher = await self._start_watcher()
                 operator = await self._start_operator("operator-1")
-                sampler = asyncio.create_task(self._sample(operator, "operator-1"))
+                sampler = asyncio.create_task(self._sample(operator))
                 await self._park()
                 await self._live()
                 await self._rollout()
@@ -151,6 +193,7 @@ class Harness:
         if self.cluster.audit_log is not None and self.ids.distinct:
             await asyncio.sleep(1.5)  # the API server writes audit events in batches
             self.obs.requests = audit.read_requests(self.cluster.audit_log, offset=audit_offset)
+        self.obs.save(self.work / "observed.json")
         return self.obs
 
     async def delete_namespace(self) -> None:
@@ -233,7 +276,8 @@ class Harness:
         self.mark(f"{name}-healthy")
         return operator
 
-    async def _sample(self, operator: Operator, name: str) -> None:
+    async def _sample(self, operator: Operator) -> None:
+        """Keep the operator's peak RSS (VmHWM is exact; this also keeps the last CPU)."""
         while True:
             operator.sample()
             await asyncio.sleep(0.25)
@@ -591,7 +635,7 @@ class Harness:
         )
         await asyncio.sleep(1)  # the watcher sees them before the operator starts
         operator = await self._start_operator("operator-2")
-        sampler = asyncio.create_task(self._sample(operator, "operator-2"))
+        sampler = asyncio.create_task(self._sample(operator))
 
         async def all_done() -> bool:
             runs = await self._tiltruns()

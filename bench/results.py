@@ -53,6 +53,15 @@ def summarize(scenario: Scenario, obs: Observed) -> dict[str, Any]:
     requests = _requests(scenario, obs)
     operator["requests"] = requests.pop(identities.OPERATOR)
     operator["noop_patches"] = _noop_patches(operator)
+    # The runs of the live phase only (the start-up phase's second runs get one write each).
+    live_patches = [
+        operator["requests"]["status_patches_by_run"].get(run.name, 0) for run in scenario.runs
+    ]
+    operator["status_patches_per_run"] = {
+        "mean": sum(live_patches) / len(live_patches) if live_patches else None,
+        "max": max(live_patches, default=None),
+        "per_workload": sum(live_patches) / max(1, len(scenario.workloads)),
+    }
     waiters["requests"] = requests.pop(identities.KUBECTL_WAIT)
     for interval in obs.poller_files:
         pollers[f"poll_{interval:g}s"]["requests"] = requests.pop(identities.poller_user(interval))
