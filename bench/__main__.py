@@ -69,6 +69,12 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         "--intervals", default="2,5", help="poller intervals in seconds (default 2,5)"
     )
     parser.add_argument(
+        "--no-baselines",
+        action="store_true",
+        help="the operator alone: no kubectl wait, no pollers (their requests load the API "
+        "server too)",
+    )
+    parser.add_argument(
         "--max-waiters",
         type=int,
         default=50,
@@ -123,6 +129,7 @@ def main(argv: list[str] | None = None) -> int:
         idle=args.idle,
         intervals=args.intervals,
         max_waiters=args.max_waiters,
+        baselines=not args.no_baselines,
         # Quick mode's runs settle in seconds: a minute without a decision is a finding.
         decide_timeout=60.0 if args.quick else 600.0,
     )
@@ -136,6 +143,7 @@ def main(argv: list[str] | None = None) -> int:
             "idle": args.idle,
             "intervals": list(args.intervals),
             "max_waiters": args.max_waiters,
+            "baselines": not args.no_baselines,
         },
         "sizes": [],
     }

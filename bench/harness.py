@@ -76,6 +76,9 @@ class Settings:
     patience: float = 600.0
     #: How long to wait for runs to be decided before analysing what is missing.
     decide_timeout: float = 600.0
+    #: Run kubectl wait and the pollers (off: the operator alone, nothing else loading
+    #: the API server).
+    baselines: bool = True
 
 
 @dataclass
@@ -91,6 +94,10 @@ class Observed:
     record: Path | None = None
     requests: list[audit.Request] = field(default_factory=list)
     failures: list[str] = field(default_factory=list)
+    #: The machine's 1-minute load average, and the running operator's CPU seconds, at
+    #: each mark: how much CPU the operator got, and how busy the machine was.
+    loadavg: dict[str, float] = field(default_factory=dict)
+    operator_cpu: dict[str, float] = field(default_factory=dict)
 
     def save(self, path: Path) -> None:
         """Write everything to ``path`` (JSON), so the analysis can be run again later."""
@@ -107,6 +114,8 @@ class Observed:
                 for r in self.requests
             ],
             "failures": self.failures,
+            "loadavg": self.loadavg,
+            "operator_cpu": self.operator_cpu,
         }
         path.write_text(json.dumps(data))
 
@@ -131,6 +140,8 @@ class Observed:
                 for u, v, res, ns, n, c, t in data["requests"]
             ],
             failures=data["failures"],
+            loadavg=data.get("loadavg", {}),
+            operator_cpu=data.get("operator_cpu", {}),
         )
 
 
@@ -163,6 +174,7 @@ class Harness:
         ]
         self.ids = identities.identities(cluster.kubeconfig, self.users, work / "identities")
         self._waiter_procs: list[asyncio.subprocess.Process] = []
+        self._operator: Operator | None = None  # the one running now
 
     # -- entry point ---------------------------------------------------------------------
 
@@ -203,6 +215,11 @@ class Harness:
 
     def mark(self, name: str) -> Mark:
         self.obs.marks[name] = Mark.now()
+        self.obs.loadavg[name] = _loadavg()
+        if self._operator is not None:
+            now = self._operator.sample()
+            if now is not None:
+                self.obs.operator_cpu[name] = now.cpu_seconds
         return self.obs.marks[name]
 
     # -- setup ---------------------------------------------------------------------------
@@ -273,6 +290,7 @@ class Harness:
             self.work / f"{name}.log",
         )
         await operator.wait_healthy()
+        self._operator = operator
         self.mark(f"{name}-healthy")
         return operator
 
@@ -289,6 +307,7 @@ class Harness:
         self.obs.operator_patches_metric = (self.obs.operator_patches_metric or 0) + (patches or 0)
         last = operator.sample()
         self.mark(f"{name}-stop")
+        self._operator = None
         if last is not None:
             self.obs.operator_samples[name] = {
                 "cpu_seconds": last.cpu_seconds,
@@ -374,12 +393,15 @@ class Harness:
     # -- phase 2: live -----------------------------------------------------------------
 
     async def _live(self) -> None:
-        await self._prewarm_kubectl()
         self.mark("baselines")
-        waiters = asyncio.create_task(self._run_waiters())
-        pollers = self._start_pollers()
-        await self._waiters_established()
-        await self._pollers_polling(pollers)
+        if self.settings.baselines:
+            await self._prewarm_kubectl()
+            waiters = asyncio.create_task(self._run_waiters())
+            pollers = self._start_pollers()
+            await self._waiters_established()
+            await self._pollers_polling(pollers)
+        else:
+            waiters, pollers = asyncio.create_task(asyncio.sleep(0)), []
         log(f"{self.scn.size}: releasing workloads over {self.scn.spread:.0f}s")
         release = self.mark("release")
         pods = await self._pods()
@@ -673,3 +695,10 @@ def _rolled_out(deployment: Obj) -> bool:
         and status.get("availableReplicas") == 1
         and status.get("replicas") == 1
     )
+
+
+def _loadavg() -> float:
+    try:
+        return float(Path("/proc/loadavg").read_text().split()[0])
+    except (OSError, ValueError, IndexError):
+        return float("nan")

@@ -121,6 +121,28 @@ def markdown(results: dict[str, Any]) -> str:
             r = by_phase.get(phase)
             cells.append(f"{_ms(r['p50'])} / {_ms(r['p99'])} ({r['n']})" if r else "–")
         lines.append(f"| {size['size']} | " + " | ".join(cells) + " |")
+    lines += [
+        "",
+        "## Conditions during the live phase",
+        "",
+        "How busy the machine was (1-minute load average, for 2 cores) and how much CPU the "
+        "operator used while workloads were being released. A load far above the core count "
+        "means every process, the operator and the API server included, waited for CPU.",
+        "",
+        "| size | load at release | load when decided | live phase | operator CPU | "
+        "share of a core |",
+        "|---|---|---|---|---|---|",
+    ]
+    for size in sizes:
+        if "error" in size:
+            continue
+        load = size.get("loadavg") or {}
+        live = size.get("live_cpu") or {}
+        lines.append(
+            f"| {size['size']} | {_num(load.get('release'), 1)} | {_num(load.get('decided'), 1)} "
+            f"| {_s(live.get('seconds'))} | {_s(live.get('cpu_seconds'))} | "
+            f"{_num(100 * live['core_share'] if live else None)} % |"
+        )
     for size in sizes:
         if "error" not in size:
             lines += ["", *_against_baselines(size)]

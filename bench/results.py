@@ -78,6 +78,8 @@ def summarize(scenario: Scenario, obs: Observed) -> dict[str, Any]:
         "phases_seconds": {
             name: round(marks[name].mono - marks["begin"].mono, 2) for name in marks
         },
+        "loadavg": dict(obs.loadavg),
+        "live_cpu": _live_cpu(obs),
         "failures": list(obs.failures),
     }
 
@@ -179,6 +181,16 @@ def _operator(
         "status_changes_by_run": {run: len(v) for run, v in sorted(rep.changes.items())},
         "status_patches_metric": obs.operator_patches_metric,
     }
+
+
+def _live_cpu(obs: Observed) -> dict[str, float] | None:
+    """The operator's CPU seconds from release to decided, and that as a share of a core."""
+    cpu, marks = obs.operator_cpu, obs.marks
+    if "release" not in cpu or "decided" not in cpu:
+        return None
+    seconds = marks["decided"].mono - marks["release"].mono
+    used = cpu["decided"] - cpu["release"]
+    return {"cpu_seconds": used, "seconds": seconds, "core_share": used / seconds}
 
 
 def _noop_patches(operator: dict[str, Any]) -> int | None:

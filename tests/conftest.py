@@ -28,7 +28,9 @@ import yaml
 from tiltrun.devcluster.build import cache_dir, ensure_binaries
 from tiltrun.devcluster.cluster import DevCluster
 
-TEST_CLUSTER = "test"
+#: The dev cluster the tests share; ``TILTRUN_TEST_CLUSTER`` names another, so that two
+#: checkouts can run their suites side by side without touching each other's cluster.
+TEST_CLUSTER = os.environ.get("TILTRUN_TEST_CLUSTER", "test")
 
 
 def _is_controller(config: pytest.Config) -> bool:
