@@ -9,10 +9,10 @@ STAMP  := $(VENV)/.installed
 
 .PHONY: demo test lint typecheck unit integration binaries clean-cluster kind-e2e bench bench-quick
 
-$(STAMP): pyproject.toml
+$(STAMP): pyproject.toml dev/pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
-	$(BIN)/pip install --quiet -e '.[dev]'
+	$(BIN)/pip install --quiet -e '.[dev]' -e ./dev
 	@touch $@
 
 # First run only: builds the control plane from pinned Go modules (8-10 min on 2 cores).
@@ -20,14 +20,14 @@ binaries: $(STAMP)
 	$(BIN)/tiltrun dev-cluster build
 
 demo: binaries
-	$(BIN)/python -m tiltrun.demo
+	$(BIN)/python -m tiltrun_dev.demo
 
 test: lint typecheck binaries
 	$(BIN)/pytest -n 3 --dist loadfile
 
 lint: $(STAMP)
-	$(BIN)/ruff check operator tests bench
-	$(BIN)/ruff format --check operator tests bench
+	$(BIN)/ruff check operator dev tests bench
+	$(BIN)/ruff format --check operator dev tests bench
 
 typecheck: $(STAMP)
 	$(BIN)/mypy
@@ -49,7 +49,7 @@ bench-quick: binaries
 	$(BIN)/python -m bench --quick
 
 $(VENV)/.installed-bench: $(STAMP)
-	$(BIN)/pip install --quiet -e '.[dev,bench]'
+	$(BIN)/pip install --quiet -e '.[dev,bench]' -e ./dev
 	@touch $@
 
 clean-cluster: $(STAMP)

@@ -25,8 +25,8 @@ from bench.audit import audit_log_for
 from bench.harness import Cluster, Harness, Observed, Settings, log
 from bench.results import summarize
 from bench.scenario import plan
-from tiltrun.devcluster.build import ensure_binaries
-from tiltrun.devcluster.cluster import DevCluster
+from tiltrun_dev.devcluster.build import ensure_binaries
+from tiltrun_dev.devcluster.cluster import DevCluster
 
 RESULTS = Path(__file__).resolve().parent / "results"
 FULL_SIZES = "10x10,50x10,100x10"

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from bench.audit import USER_PREFIX
-from tiltrun.devcluster.cluster import user_kubeconfig
+from tiltrun_dev.devcluster.cluster import user_kubeconfig
 
 OPERATOR = f"{USER_PREFIX}operator"
 WATCHER = f"{USER_PREFIX}watcher"

@@ -25,8 +25,8 @@ from typing import Any
 import pytest
 import yaml
 
-from tiltrun.devcluster.build import cache_dir, ensure_binaries
-from tiltrun.devcluster.cluster import DevCluster
+from tiltrun_dev.devcluster.build import cache_dir, ensure_binaries
+from tiltrun_dev.devcluster.cluster import DevCluster
 
 #: The dev cluster the tests share; ``TILTRUN_TEST_CLUSTER`` names another, so that two
 #: checkouts can run their suites side by side without touching each other's cluster.

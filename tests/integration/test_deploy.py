@@ -32,8 +32,8 @@ import pytest
 import yaml
 
 from tests.conftest import REPO, Cluster, OperatorProcess, tiltrun, wait_for
-from tiltrun.devcluster.build import ensure_binaries
-from tiltrun.devcluster.cluster import DevCluster
+from tiltrun_dev.devcluster.build import ensure_binaries
+from tiltrun_dev.devcluster.cluster import DevCluster
 
 pytestmark = pytest.mark.cluster
 

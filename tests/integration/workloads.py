@@ -2,7 +2,7 @@
 
 Each builder returns a plain manifest labelled ``tilt.dev/run: <run>`` so the TiltRun
 of that name selects it by default. Pods run on the dev cluster's fake nodes, whose
-behaviour a pod-template label chooses (``operator/tiltrun/devcluster/stages/pods.yaml``):
+behaviour a pod-template label chooses (``dev/tiltrun_dev/devcluster/stages/pods.yaml``):
 ``behavior="fail"``, ``"crashloop"``, ``"image-pull-error"``, ``"never-ready"``; the
 annotations ``fake.tilt.dev/start-delay``, ``complete-delay`` and ``restart-delay`` slow
 a pod down.

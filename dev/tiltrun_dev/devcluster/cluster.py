@@ -27,9 +27,9 @@ from typing import Any
 
 import yaml
 
-from tiltrun.devcluster.build import cache_dir, ensure_binaries
-from tiltrun.devcluster.errors import DevClusterError
-from tiltrun.devcluster.pki import issue_client_certificate, write_pki
+from tiltrun_dev.devcluster.build import cache_dir, ensure_binaries
+from tiltrun_dev.devcluster.errors import DevClusterError
+from tiltrun_dev.devcluster.pki import issue_client_certificate, write_pki
 
 NODE_COUNT = 3
 NODE_ANNOTATION = "kwok.x-k8s.io/node"
@@ -367,7 +367,9 @@ class DevCluster:
         stages = self.folder / "kwok-stages.yaml"
         docs = []
         for name in ("nodes.yaml", "pods.yaml"):
-            docs.append(resources.files("tiltrun.devcluster").joinpath("stages", name).read_text())
+            docs.append(
+                resources.files("tiltrun_dev.devcluster").joinpath("stages", name).read_text()
+            )
         stages.write_text("\n---\n".join(docs))
         return [
             f"--kubeconfig={self.folder / 'kwok.kubeconfig'}",

@@ -37,8 +37,8 @@ from tiltrun.cli.kube import (
     unreachable,
     watch_events,
 )
-from tiltrun.devcluster.cluster import DevCluster
-from tiltrun.devcluster.errors import DevClusterError
+from tiltrun_dev.devcluster.cluster import DevCluster
+from tiltrun_dev.devcluster.errors import DevClusterError
 
 Obj = dict[str, Any]
 

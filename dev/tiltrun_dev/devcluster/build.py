@@ -17,7 +17,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from tiltrun.devcluster.errors import DevClusterError
+from tiltrun_dev.devcluster.errors import DevClusterError
 
 #: The repository's ``hack/`` folder (the package is installed editable from the repo).
 HACK_DIR = Path(__file__).resolve().parents[3] / "hack"

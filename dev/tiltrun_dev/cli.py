@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import click
 
-from tiltrun.devcluster.build import ensure_binaries
-from tiltrun.devcluster.cluster import DevCluster
-from tiltrun.devcluster.errors import DevClusterError
+from tiltrun_dev.devcluster.build import ensure_binaries
+from tiltrun_dev.devcluster.cluster import DevCluster
+from tiltrun_dev.devcluster.errors import DevClusterError
 
 _name = click.option(
     "--name", default="dev", show_default=True, help="Which dev cluster (each has its own state)."

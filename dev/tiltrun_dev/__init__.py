@@ -1,0 +1,1 @@
+"""Development tools for tiltrun-operator: the dev cluster and the demo (not shipped)."""
