@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+from typing import IO
+
 import click
+
+from tiltrun.api.config import ConfigError, OperatorConfig, parse_watch, read_config
 
 
 @click.command()
@@ -40,9 +44,25 @@ import click
     show_default=True,
     help="json: one JSON object per line, for log collectors.",
 )
+@click.option(
+    "--watch",
+    "watch",
+    multiple=True,
+    metavar="GROUP/VERSION/RESOURCE",
+    help="Also watch this kind and judge its objects (repeatable), e.g. "
+    "cert-manager.io/v1/certificates; v1/persistentvolumeclaims for the core group.",
+)
+@click.option(
+    "--config",
+    "config_file",
+    type=click.File("r"),
+    help="YAML with `watch:` (as --watch) and operator-wide `healthChecks:` (docs/api.md).",
+)
 @click.option("--verbose", "-v", is_flag=True, help="Log debug messages too.")
 def operator(
     namespaces: tuple[str, ...],
+    watch: tuple[str, ...],
+    config_file: IO[str] | None,
     health_port: int,
     metrics_port: int,
     bind_address: str,
@@ -53,9 +73,32 @@ def operator(
     from tiltrun.wiring.observability import Endpoints
     from tiltrun.wiring.run import run_operator
 
+    config = operator_config(watch, config_file)
     run_operator(
         list(namespaces),
+        config=config,
         verbose=verbose,
         log_format=log_format,
         endpoints=Endpoints(bind_address, health_port, metrics_port),
     )
+
+
+def operator_config(watch: tuple[str, ...], config_file: IO[str] | None) -> OperatorConfig:
+    """The configuration from ``--config`` and ``--watch``; exits with one sentence if unusable.
+
+    Operator-wide health checks are compiled here, so an expression that does not
+    compile stops the operator before it judges anything with it.
+    """
+    from tiltrun.judge.healthchecks import compile_problems
+
+    try:
+        config = (
+            read_config(config_file.read(), config_file.name) if config_file else OperatorConfig()
+        )
+        config = config.merged(parse_watch(item) for item in watch)
+    except ConfigError as err:
+        raise click.ClickException(str(err)) from None
+    problems = compile_problems(config.health_checks)
+    if problems:
+        raise click.ClickException(problems[0])
+    return config

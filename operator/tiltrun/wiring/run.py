@@ -9,6 +9,7 @@ from typing import Any
 import kopf
 from kubernetes.client.exceptions import ApiException
 
+from tiltrun.api.config import OperatorConfig
 from tiltrun.api.model import GROUP, PLURAL, VERSION
 from tiltrun.wiring.observability import Endpoints, Observability, configure_logging
 
@@ -136,6 +137,7 @@ def run_operator(
     verbose: bool = False,
     log_format: str = "text",
     endpoints: Endpoints | None = None,
+    config: OperatorConfig | None = None,
 ) -> None:
     """Run until SIGTERM or SIGINT, watching ``namespaces`` or, when empty, all of them.
 
@@ -158,5 +160,5 @@ def run_operator(
         clusterwide=not namespaces,
         namespaces=namespaces,
         standalone=True,
-        memo=kopf.Memo(observability=Observability(endpoints)),
+        memo=kopf.Memo(observability=Observability(endpoints), config=config or OperatorConfig()),
     )
