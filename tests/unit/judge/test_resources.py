@@ -60,7 +60,12 @@ CASES = [
         "waiting",
         "Pending (storage class manual)",
     ),
-    ("pvc-lost", "PVC: Lost fails", "failed", "Lost: the claim's volume capture-data-pv no longer exists"),
+    (
+        "pvc-lost",
+        "PVC: Lost fails",
+        "failed",
+        "Lost: the claim's volume capture-data-pv no longer exists",
+    ),
     ("service-clusterip", "Service: not a LoadBalancer is up", "ready", ""),
     (
         "service-loadbalancer-pending",
