@@ -83,3 +83,14 @@ def test_malformed(raw: object, message: str) -> None:
 
 def test_none_is_no_checks() -> None:
     assert read_health_checks(None, "spec.healthChecks") == ()
+
+
+def test_the_run_spec_carries_its_health_checks() -> None:
+    from tiltrun.api.spec import SpecError, read_spec
+
+    run = {"metadata": {"name": "shop"}, "spec": {"tiltfilePath": "T", "healthChecks": [entry()]}}
+    (check,) = read_spec(run).health_checks
+    assert (check.kind, check.source) == ("Certificate", "spec.healthChecks[0]")
+    run["spec"]["healthChecks"] = [entry(kind="certificate")]
+    with pytest.raises(SpecError, match=r"spec\.healthChecks\[0\]\.kind 'certificate'"):
+        read_spec(run)

@@ -12,6 +12,8 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
+from tiltrun.api.healthcheck import HealthCheck
+
 GROUP = "tilt.dev"
 VERSION = "v1alpha1"
 PLURAL = "tiltruns"
@@ -203,3 +205,5 @@ class RunSpec:
     exit_condition: ExitCondition
     selector: dict[str, Any]
     ci: CISettings = field(default_factory=CISettings)
+    #: ``spec.healthChecks``: CEL rules for other kinds (``api/healthcheck.py``).
+    health_checks: tuple[HealthCheck, ...] = ()

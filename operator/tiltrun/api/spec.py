@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from tiltrun.api.duration import parse_duration
+from tiltrun.api.healthcheck import HealthCheckError, read_health_checks
 from tiltrun.api.model import RUN_LABEL, CISettings, ExitCondition, RunSpec
 
 DEFAULT_TIMEOUT = "30m"
@@ -41,11 +42,16 @@ def read_spec(run: dict[str, Any]) -> RunSpec:
         )
     except ValueError as err:
         raise SpecError(f"spec.ci: {err}") from None
+    try:
+        checks = read_health_checks(spec.get("healthChecks"), "spec.healthChecks")
+    except HealthCheckError as err:
+        raise SpecError(str(err)) from None
     return RunSpec(
         tiltfile_path=str(spec.get("tiltfilePath", "")),
         exit_condition=exit_condition,
         selector=selector,
         ci=settings,
+        health_checks=checks,
     )
 
 
