@@ -101,3 +101,25 @@ def test_a_bad_watch_flag_stops_the_operator() -> None:
     result = CliRunner().invoke(operator, ["--watch", "certificates"])
     assert result.exit_code == 1
     assert "'certificates' is not GROUP/VERSION/RESOURCE" in result.output
+
+
+def test_unwatchable_kinds_concern_the_runs_that_could_select_them() -> None:
+    from tiltrun.api.config import not_permitted, not_served, warnings_for
+
+    certificates = parse_watch("cert-manager.io/v1/certificates")
+    clusters = parse_watch("postgresql.cnpg.io/v1/clusters")
+    missing = not_served(certificates)
+    refused = not_permitted(clusters, ["list", "watch"], ["shop"])
+    assert missing.sentence == (
+        "not watching certificates.cert-manager.io/v1: "
+        "the cluster does not serve it (is its CRD installed?)"
+    )
+    assert refused.sentence == (
+        "not watching clusters.postgresql.cnpg.io/v1: the operator may not list, watch it in "
+        'namespace shop; grant it list and watch (docs/install.md, "Watching more kinds")'
+    )
+    assert warnings_for([missing, refused], "shop") == [missing.sentence, refused.sentence]
+    assert warnings_for([missing, refused], "other") == [missing.sentence]
+    everywhere = not_permitted(clusters, ["watch"], [])
+    assert "in all namespaces" in everywhere.sentence
+    assert warnings_for([everywhere], "other") == [everywhere.sentence]

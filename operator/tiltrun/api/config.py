@@ -109,3 +109,47 @@ def read_config(text: str, source: str) -> OperatorConfig:
     except ConfigError as err:
         raise ConfigError(f"watch in {source}: {err}") from None
     return OperatorConfig(tuple(sorted(set(watch))), checks)
+
+
+@dataclass(frozen=True)
+class Unwatchable:
+    """A kind the operator was told to watch and cannot: not served, or not permitted.
+
+    ``namespaces`` are where the operator may not read it; empty when the cluster does
+    not serve it at all (or it is refused cluster-wide): then every run is concerned.
+    """
+
+    watched: WatchedResource
+    reason: str
+    namespaces: tuple[str, ...] = ()
+
+    @property
+    def sentence(self) -> str:
+        """``not watching certificates.cert-manager.io/v1: <reason>``."""
+        return f"not watching {self.watched}: {self.reason}"
+
+    def concerns(self, namespace: str) -> bool:
+        """True when a run in ``namespace`` could select objects the operator cannot see."""
+        return not self.namespaces or namespace in self.namespaces
+
+
+def not_served(watched: WatchedResource, detail: str = "") -> Unwatchable:
+    """The cluster does not serve the kind (its CRD is missing, or the version is wrong)."""
+    if detail:
+        return Unwatchable(watched, f"the cluster does not serve it: {detail}")
+    return Unwatchable(watched, "the cluster does not serve it (is its CRD installed?)")
+
+
+def not_permitted(watched: WatchedResource, verbs: list[str], namespaces: list[str]) -> Unwatchable:
+    """The operator may not list or watch the kind in ``namespaces`` (empty: anywhere)."""
+    where = "in namespace " + ", ".join(namespaces) if namespaces else "in all namespaces"
+    reason = (
+        f"the operator may not {', '.join(verbs)} it {where}; grant it list and watch "
+        '(docs/install.md, "Watching more kinds")'
+    )
+    return Unwatchable(watched, reason, tuple(namespaces))
+
+
+def warnings_for(unwatchable: Iterable[Unwatchable], namespace: str) -> list[str]:
+    """The sentences a run in ``namespace`` carries in ``status.warnings``, sorted."""
+    return sorted(u.sentence for u in unwatchable if u.concerns(namespace))
