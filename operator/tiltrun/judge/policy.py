@@ -2,14 +2,20 @@
 
 Precedence is workload annotation, then the run's ``spec.ci``, then the built-in
 default. A malformed annotation is never guessed at: the judge keeps the target
-waiting with a reason naming the annotation and what it expected.
+waiting with a reason naming the annotation and what it expected. Durations follow the
+rules of ``spec.ci`` (``api/duration.py``): the same grammar and the same bounds.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
 
-from tiltrun.api.duration import DurationError, parse_duration
+from tiltrun.api.duration import (
+    BOUNDS_TEXT,
+    DurationError,
+    DurationRangeError,
+    parse_bounded_duration,
+)
 from tiltrun.api.model import (
     FAILURES_ALLOWED_ANNOTATION,
     GRACE_PERIOD_ANNOTATION,
@@ -28,7 +34,10 @@ def read_policy(annotations: Mapping[str, str]) -> tuple[TargetPolicy, list[str]
         if raw is None:
             return None
         try:
-            return parse_duration(raw.strip())
+            return parse_bounded_duration(raw.strip())
+        except DurationRangeError:
+            problems.append(f'annotation {key}: expected 0, or {BOUNDS_TEXT}, got "{raw}"')
+            return None
         except DurationError:
             problems.append(f'annotation {key}: expected a duration such as 30s or 2m, got "{raw}"')
             return None
