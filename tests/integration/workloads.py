@@ -80,8 +80,9 @@ def deployment(
     }
 
 
-def statefulset(name: str, run: str, *, replicas: int = 1) -> Manifest:
-    """A StatefulSet of ``replicas`` healthy fake pods."""
+def statefulset(name: str, run: str, *, replicas: int = 1, **spec: Any) -> Manifest:
+    """A StatefulSet of ``replicas`` healthy fake pods; ``spec`` adds fields to its spec
+    (``updateStrategy``, ``podManagementPolicy``)."""
     return {
         "apiVersion": "apps/v1",
         "kind": "StatefulSet",
@@ -93,6 +94,23 @@ def statefulset(name: str, run: str, *, replicas: int = 1) -> Manifest:
             "template": _template(
                 name, behavior=None, labels=None, annotations=None, node_selector=None
             ),
+            **spec,
+        },
+    }
+
+
+def daemonset(name: str, run: str, **spec: Any) -> Manifest:
+    """A DaemonSet of healthy fake pods, one per fake node; ``spec`` adds to its spec."""
+    return {
+        "apiVersion": "apps/v1",
+        "kind": "DaemonSet",
+        "metadata": {"name": name, "labels": workload_labels(run)},
+        "spec": {
+            "selector": {"matchLabels": {"app": name}},
+            "template": _template(
+                name, behavior=None, labels=None, annotations=None, node_selector=None
+            ),
+            **spec,
         },
     }
 

@@ -21,7 +21,6 @@ from types import FrameType
 from typing import IO, Any, NoReturn, TextIO
 
 import click
-import yaml
 
 from tiltrun.api.duration import DurationError, parse_duration
 from tiltrun.api.model import ExitCondition
@@ -29,6 +28,7 @@ from tiltrun.api.spec import SpecError, read_spec
 from tiltrun.cli import kube as cluster
 from tiltrun.cli.diagnosis import diagnose, failing_reasons, pending_reasons
 from tiltrun.cli.kube import CommandError, Kube
+from tiltrun.cli.manifests import ManifestError, read_documents
 from tiltrun.cli.progress import Display, LiveTable, LogLines, clock
 from tiltrun.cli.report import (
     EXIT_INTERRUPTED,
@@ -219,12 +219,9 @@ def load_manifest(text: str, source: str) -> Obj:
     """The one TiltRun ``text`` holds; a CommandError for anything else."""
     source = "stdin" if source == "<stdin>" else source
     try:
-        documents = [d for d in yaml.safe_load_all(text) if d is not None]
-    except yaml.YAMLError as err:
-        mark = getattr(err, "problem_mark", None)
-        where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
-        problem = getattr(err, "problem", None) or "cannot be parsed"
-        raise CommandError(f"{source} is not valid YAML: {problem}{where}") from None
+        documents = [d for d in read_documents(text, source) if d is not None]
+    except ManifestError as err:
+        raise CommandError(str(err)) from None
     if len(documents) != 1:
         raise CommandError(
             f"{source} holds {len(documents)} documents; tiltrun ci -f takes exactly one TiltRun"

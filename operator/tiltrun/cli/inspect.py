@@ -18,11 +18,11 @@ from datetime import UTC, datetime
 from typing import IO, Any
 
 import click
-import yaml
 from rich.console import Console
 
 from tiltrun.api.model import parse_time
 from tiltrun.cli.kube import CommandError, ExitThreeOnUsage, is_tiltrun
+from tiltrun.cli.manifests import ManifestError, read_documents
 from tiltrun.cli.progress import table
 from tiltrun.engine.status import Desired, desired_status
 from tiltrun.engine.store import WORKLOAD_KINDS, Store
@@ -66,14 +66,14 @@ class Inspection:
 
 
 def load_objects(text: str, source: str) -> list[Obj]:
-    """Every object in ``text``, Lists flattened; a CommandError for unreadable input."""
+    """Every object in ``text``, Lists flattened; a CommandError for unreadable input.
+
+    Timestamps stay strings, as the API server keeps them, quoted in the file or not.
+    """
     try:
-        documents = list(yaml.safe_load_all(text))
-    except yaml.YAMLError as err:
-        mark = getattr(err, "problem_mark", None)
-        where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
-        problem = getattr(err, "problem", None) or "cannot be parsed"
-        raise CommandError(f"{source} is not valid YAML: {problem}{where}") from None
+        documents = read_documents(text, source)
+    except ManifestError as err:
+        raise CommandError(str(err)) from None
     objects: list[Obj] = []
     for document in documents:
         objects.extend(_flatten(document, source))
@@ -83,6 +83,8 @@ def load_objects(text: str, source: str) -> list[Obj]:
 def _flatten(document: object, source: str) -> Iterable[Obj]:
     if document is None:
         return []
+    if isinstance(document, list):  # a JSON array of objects, as jq and scripts write them
+        return [obj for item in document for obj in _flatten(item, source)]
     if not isinstance(document, dict):
         raise CommandError(f"{source} holds a {type(document).__name__}, not Kubernetes objects")
     if str(document.get("kind", "")).endswith("List") and "items" in document:

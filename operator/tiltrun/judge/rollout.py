@@ -57,6 +57,12 @@ class Rollout:
     trigger: datetime
     #: What to wait for when the revision has no pod at all yet.
     no_pods: str
+    #: Said on a ready target: what readiness left aside on purpose (pods an ``OnDelete``
+    #: or partitioned update does not replace). Empty when nothing was.
+    note: str = ""
+    #: How many replicas are ready, when the judged pods alone would miscount them (a
+    #: partition keeps old pods serving that are not judged); ``None``: count the pods.
+    ready: int | None = None
 
 
 def unobserved_generation(obj: Obj) -> str | None:
@@ -96,7 +102,7 @@ def judge_rollout(obj: Obj, rollout: Rollout) -> TargetState:
         return TargetState(waiting=Waiting(trigger_time=rollout.trigger, reason=reason))
 
     if rollout.complete:
-        return TargetState(active=Active(start_time=start, ready=True))
+        return TargetState(active=Active(start_time=start, ready=True, reason=rollout.note))
     return TargetState(active=Active(start_time=start, ready=False, reason=_not_ready(rollout)))
 
 
@@ -115,10 +121,18 @@ def pending_reason(pods: list[Obj]) -> str:
     return f"pod {name_of(chosen)}: {waiting_reason(chosen)}"
 
 
+def name_some(pods: list[Obj], limit: int = 3) -> str:
+    """``pod db-0``, ``pods db-0, db-1``, ``pods a, b, c and 2 more``: a bounded list."""
+    names = [name_of(pod) for pod in by_name(pods)]
+    shown = ", ".join(names[:limit])
+    more = f" and {len(names) - limit} more" if len(names) > limit else ""
+    return f"{'pod' if len(names) == 1 else 'pods'} {shown}{more}"
+
+
 def _not_ready(rollout: Rollout) -> str:
     """``1/3 ready; pod web-7d4b9-x2x9z: ContainersNotReady: ...``."""
     live = [pod for pod in by_name(rollout.pods) if phase(pod) not in ("Succeeded", "Failed")]
-    ready = sum(1 for pod in live if is_ready(pod))
+    ready = sum(1 for pod in live if is_ready(pod)) if rollout.ready is None else rollout.ready
     parts = [f"{ready}/{rollout.desired} ready"]
     lagging = next((pod for pod in live if not is_ready(pod)), None)
     if lagging is not None:

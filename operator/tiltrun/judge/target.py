@@ -26,6 +26,11 @@ short module per kind (``deployment``, ``statefulset``, ``daemonset``, ``job``,
   logic can weigh it against ``failures-allowed``.
 - **ready since**: for a ready server, the latest ``Ready`` transition among its ready
   pods: when it last became ready, which ``ci.stableFor`` counts from.
+- **ready is a server's word**: a job-type target (a Job, a run-to-completion Pod, or
+  any workload annotated ``job``) is never ``active.ready``; it is satisfied by
+  terminating without error, and while it runs its ``reason`` says so (``running``, or
+  a Job's progress). A running, ready pod of ``restartPolicy: Never`` is therefore
+  ``active``, not ready, exactly like the Job that could have made it.
 
 Robustness is a hard rule: ``judge`` never raises. The readers in ``objects`` make
 missing or odd fields read as absent, and, should something slip through anyway,
@@ -164,6 +169,11 @@ def judge(obj: Obj, related: Related | None = None) -> Target:
         related = related if related is not None else Related()
         state = _state(obj, related, target_type, problem, name)
         pods = [obj] if get_str(obj, "kind") == "Pod" else list(related.pods)
+        if target_type is TargetType.JOB and state.active is not None and state.active.ready:
+            # One meaning of ``ready`` for every job-type target: a job is satisfied by
+            # finishing, so while it runs it is never ready, whatever its pod says.
+            reason = state.active.reason or "running"
+            state = TargetState(active=Active(state.active.start_time, False, reason))
         if state.active is not None and state.active.ready:
             since = _ready_since(pods)
             if since is not None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -137,3 +138,41 @@ def test_input_from_stdin_that_is_not_yaml_exits_3() -> None:
     result = CliRunner().invoke(cli, ["inspect", "-f", "-"], input="a: [b")
     assert result.exit_code == 3
     assert "stdin is not valid YAML" in result.output
+
+
+#: A timestamp the API server writes, quoted as the fixtures (and kubectl) quote it.
+_QUOTED_TIME = re.compile(r"'(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(?:\.\d+)?Z)'")
+
+
+def unquoted(text: str) -> str:
+    """The same YAML with its timestamps unquoted, as other tools often write them."""
+    return _QUOTED_TIME.sub(r"\1", text)
+
+
+@pytest.mark.parametrize("name", scenario_names())
+def test_unquoted_timestamps_are_read_as_the_api_server_reads_them(name: str) -> None:
+    """Issue 13, item 4: an unquoted timestamp stays the string it is (PyYAML would make a
+    datetime, which every time reader then ignores)."""
+    text = (OBJECTS / f"{name}.yaml").read_text()
+    assert load_objects(unquoted(text), name) == load_objects(text, name)
+    assert load_objects(json.dumps(load_objects(text, name)), name) == load_objects(text, name)
+
+
+def test_a_server_with_unquoted_timestamps_keeps_its_times() -> None:
+    text = unquoted((OBJECTS / "pod-running-not-ready.yaml").read_text())
+    assert "startTime: 20" in text  # really unquoted
+    pod = load_objects(text, "pod")[0]
+    (found,) = inspect_objects([pod], selector=None, run=None, now=NOW)
+    (target,) = found.desired.status["targets"]
+    assert target["state"]["active"]["startTime"].startswith(pod["status"]["startTime"][:19])
+    assert not target["state"]["active"]["startTime"].startswith("1970")
+
+
+def test_a_terminating_pod_with_an_unquoted_deletion_timestamp_is_terminating() -> None:
+    text = unquoted((OBJECTS / "pod-container-creating.yaml").read_text())
+    text = text.replace(
+        "  creationTimestamp:", "  deletionTimestamp: 2026-11-26T23:40:00Z\n  creationTimestamp:", 1
+    )
+    (found,) = inspect_objects(load_objects(text, "pod"), selector=None, run=None, now=NOW)
+    (target,) = found.desired.status["targets"]
+    assert target["state"]["waiting"]["reason"] == "Terminating"

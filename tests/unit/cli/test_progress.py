@@ -48,6 +48,18 @@ def test_a_completed_job_is_ready_and_a_running_one_is_not() -> None:
     assert (running.state, running.ready, running.reason) == ("active", "no", "1 pod")
 
 
+def test_a_running_job_is_never_ready_even_if_a_status_says_so() -> None:
+    """One meaning of ready for job-type targets, also for a status an older operator wrote."""
+    running = row(_target("pod/seed-data", "job", {"active": {"ready": True}}))
+    assert (running.ready, running.reason, running.satisfied) == ("no", "running", False)
+
+
+def test_a_ready_server_shows_what_readiness_left_aside() -> None:
+    note = "updateStrategy OnDelete: pod db-0 still on an older revision (delete a pod ...)"
+    ready = row(_target("statefulset/db", "server", {"active": {"ready": True, "reason": note}}))
+    assert (ready.ready, ready.reason) == ("yes", f"ready; {note}")
+
+
 def test_disabled_and_optional_targets_do_not_count() -> None:
     assert not row(_target("deployment/off", "server", {"disabled": True})).counts
     optional = row(_target("deployment/metrics", "server", {"waiting": {}}, optional=True))

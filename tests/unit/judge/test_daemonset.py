@@ -100,3 +100,58 @@ def test_daemonset_waits_until_its_generation_is_observed() -> None:
     state = judge(scenario.workload, scenario.related).state
     assert state.waiting is not None
     assert state.waiting.reason.startswith("generation 2 not yet observed")
+
+
+def test_on_delete_daemonset_is_ready_with_every_pod_of_the_old_template() -> None:
+    """Rule: OnDelete: ready when available = desired, whatever the pods' generation; the
+    reason names the pods left on an older template."""
+    scenario = load_scenario("daemonset-on-delete")
+    workload = scenario.workload
+    assert workload["spec"]["updateStrategy"]["type"] == "OnDelete"
+    assert workload["metadata"]["annotations"]["deprecated.daemonset.template.generation"] == "2"
+    assert {p["metadata"]["labels"]["pod-template-generation"] for p in scenario.pods} == {"1"}
+    state = judge(workload, scenario.related).state
+    assert state.active is not None
+    assert state.active.ready
+    names = ", ".join(sorted(name_of(p) for p in scenario.pods))
+    assert state.active.reason == (
+        f"updateStrategy OnDelete: pods {names} still on an older template "
+        "(delete a pod to update it)"
+    )
+
+
+def test_on_delete_daemonset_is_not_ready_while_a_pod_is_unavailable() -> None:
+    """Rule: OnDelete: not ready while available < desired."""
+    scenario = load_scenario("daemonset-on-delete")
+    status = scenario.workload["status"]
+    status["numberAvailable"] = status["desiredNumberScheduled"] - 1
+    lagging = sorted(scenario.pods, key=name_of)[0]
+    ready = next(c for c in lagging["status"]["conditions"] if c["type"] == "Ready")
+    ready.update(status="False", reason="ContainersNotReady", message="warming up")
+    state = judge(scenario.workload, scenario.related).state
+    assert state.active is not None
+    assert not state.active.ready
+    desired = status["desiredNumberScheduled"]
+    assert state.active.reason == (
+        f"{desired - 1}/{desired} ready; pod {name_of(lagging)}: ContainersNotReady: warming up"
+    )
+
+
+def test_daemonset_without_desired_number_scheduled_waits_and_says_so() -> None:
+    """Rule: a status without desiredNumberScheduled is incomplete: waiting, never 0 of 0."""
+    scenario = load_scenario("daemonset-status-incomplete")
+    workload = scenario.workload
+    assert workload["status"]["observedGeneration"] == workload["metadata"]["generation"]
+    state = judge(workload, scenario.related).state
+    assert state.waiting is not None
+    assert state.waiting.reason == "status incomplete: no desiredNumberScheduled yet"
+    assert state.waiting.trigger_time == stamp(workload["metadata"]["creationTimestamp"])
+
+
+def test_a_daemonset_with_pods_but_no_desired_count_waits_too() -> None:
+    """Rule: the count is what readiness is measured against; pods do not stand in for it."""
+    scenario = load_scenario("daemonset-ready")
+    del scenario.workload["status"]["desiredNumberScheduled"]
+    state = judge(scenario.workload, scenario.related).state
+    assert state.waiting is not None
+    assert state.waiting.reason.startswith("status incomplete")

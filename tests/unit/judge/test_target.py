@@ -97,6 +97,41 @@ def test_job_annotated_as_server_that_completes_carries_an_error() -> None:
     )
 
 
+def test_a_running_ready_job_pod_is_active_but_not_ready() -> None:
+    """Decision: ready is a server's word; a job-type target is never ready while it runs,
+    even when its pod reports Ready=True (restartPolicy Never, like a Job's pod)."""
+    pod = load_scenario("pod-job-running").workload
+    assert pod["spec"]["restartPolicy"] == "Never"
+    assert any(c["type"] == "Ready" and c["status"] == "True" for c in pod["status"]["conditions"])
+    target = judge(pod)
+    assert target.type is TargetType.JOB
+    assert target.state.active is not None
+    assert not target.state.active.ready
+    assert target.state.active.reason == "running"
+    assert target.state.active.ready_since is None
+
+
+def test_a_job_with_a_ready_pod_is_active_but_not_ready() -> None:
+    """Decision: the same meaning for a Job: its ready pod does not make it ready."""
+    scenario = load_scenario("job-running")
+    (pod,) = scenario.pods
+    assert any(c["type"] == "Ready" and c["status"] == "True" for c in pod["status"]["conditions"])
+    active = judge(scenario.workload, scenario.related).state.active
+    assert active is not None
+    assert not active.ready
+
+
+def test_a_server_workload_annotated_job_is_never_ready_while_it_runs() -> None:
+    """Decision: the meaning follows the target type, not the kind."""
+    scenario = load_scenario("deployment-available")
+    scenario.workload["metadata"]["annotations"]["tilt.dev/target-type"] = "job"
+    target = judge(scenario.workload, scenario.related)
+    assert target.type is TargetType.JOB
+    assert target.state.active is not None
+    assert not target.state.active.ready
+    assert target.state.active.reason == "running"
+
+
 @pytest.mark.parametrize(
     ("value", "expected"),
     [
