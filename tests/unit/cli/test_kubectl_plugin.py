@@ -13,6 +13,7 @@ from typing import Any
 import pytest
 from click.testing import CliRunner
 
+from tests.conftest import tiltrun
 from tiltrun.cli import ci as ci_module
 from tiltrun.cli import kube as kube_module
 from tiltrun.cli.kube import CommandError, Kube
@@ -118,7 +119,7 @@ def test_help_and_the_reattach_hint_name_kubectl_tiltrun(monkeypatch: pytest.Mon
         raise Stop("stopped")
 
     monkeypatch.setattr(kube_module, "connect", lambda *_: Kube(None, "ns", "https://k"))  # type: ignore[arg-type]
-    monkeypatch.setattr(kube_module, "require_run", lambda *_: {"spec": {"exitCondition": "ci"}})
+    monkeypatch.setattr(kube_module, "require_run", lambda *_: tiltrun("web"))
     monkeypatch.setattr(ci_module, "reattach_command", reattach)
     run("--context", "prod", "ci", "web", prog="kubectl tiltrun")
     run("ci", "web")
