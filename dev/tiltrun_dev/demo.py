@@ -5,7 +5,7 @@
 2. Start the operator as a child process, watching two fresh demo namespaces.
 3. Apply ``examples/stack`` (web, worker, a PostgreSQL StatefulSet, a migration Job) and
    run ``tiltrun ci -f examples/stack/tiltrun.yaml``: it succeeds, exit code 0.
-4. Apply ``examples/broken`` (an image that cannot be pulled) and run ``tiltrun ci``
+4. Apply ``examples/broken`` (a web container that crashes at start-up) and run ``tiltrun ci``
    again: it fails fast with its diagnosis, exit code 1.
 5. Clean up: delete the demo namespaces and stop the operator it started (by PID). The
    dev cluster stays up for the next run; the last line says how to stop it.
@@ -220,7 +220,7 @@ def _show(kube: Kube, kubeconfig: str | None) -> dict[str, int]:
             say("A healthy stack: web, worker, a PostgreSQL StatefulSet and a migration Job")
             stack(kube, "examples/stack", good)
             outcomes["stack"] = run_ci(kubeconfig, "-f", "examples/stack/tiltrun.yaml", "-n", good)
-            say("The same gate on a broken stack: the web image cannot be pulled")
+            say("The same gate on a broken stack: the web container crashes at start-up")
             stack(kube, "examples/broken", bad)
             started = time.monotonic()
             outcomes["broken"] = run_ci(kubeconfig, "-f", "examples/broken/tiltrun.yaml", "-n", bad)

@@ -145,17 +145,29 @@ def test_a_broken_stack_exits_1_with_diagnosis_and_reattaching_answers_at_once(
     run = stored(cluster, namespace, "shop")
     web = next(t for t in run["status"]["targets"] if t["name"] == "deployment/web")
     error = web["state"]["terminated"]["error"]
-    pod = re.match(r"pod (\S+) container web: (ErrImagePull|ImagePullBackOff)", error)
+    pod = re.match(r"pod (\S+) container web: CrashLoopBackOff", error)
     assert pod, error
     out = result.stdout
     assert re.search(STAMPED + r"TiltRun shop failed.*: deployment/web: pod ", out, re.M), out
     assert f"\ndeployment/web:\n  {error}\n" in out
-    assert f"  logs of pod {pod.group(1)} container web: no logs available (" in out
+    # The crashed container's own last lines, served by the node (kwok) through the API
+    # server, exactly as `kubectl logs --previous` shows them.
+    served = cluster.kubectl("logs", pod.group(1), "-n", namespace, "-c", "web", "--previous")
+    lines = served.stdout.splitlines()
+    assert (
+        lines[-2]
+        == 'FATAL: password authentication failed for user "shop" (is DATABASE_PASSWORD set?)'
+    )
+    shown = "".join(f"    | {line}\n" for line in lines)
+    assert (
+        f"  last {len(lines)} log lines of pod {pod.group(1)} previous container web:\n{shown}"
+        in out
+    )
     assert "  recent warning events:" in out
 
     failure = ET.parse(junit).getroot().find("testsuite/testcase[@name='deployment/web']/failure")
     assert failure is not None and failure.text is not None
-    assert error in failure.text and "no logs available" in failure.text
+    assert error in failure.text and lines[-2] in failure.text
 
     began = time.monotonic()
     again = run_cli(cluster, "ci", "shop", "-n", namespace, "-o", "json")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from pathlib import Path
 
 import pytest
 
@@ -174,3 +175,61 @@ def test_rbac_refuses_a_service_account_without_a_role(cluster: Cluster, namespa
     assert result.returncode != 0
     assert "forbidden" in result.stderr.lower()
     assert "cannot list resource" in result.stderr
+
+
+def test_kubectl_logs_serves_what_the_annotations_say_each_container_prints(
+    cluster: Cluster, namespace: str
+) -> None:
+    # kube-apiserver asks the node's kubelet (kwok, over TLS checked against the
+    # cluster's CA) for the log; kwok reads the files the pod-logs process wrote.
+    pod = {
+        "apiVersion": "v1",
+        "kind": "Pod",
+        "metadata": {
+            "name": "talker",
+            "annotations": {
+                "fake.tilt.dev/log": "starting\nFATAL: no config\n",
+                "fake.tilt.dev/log.sidecar": "sidecar up",
+            },
+        },
+        "spec": {
+            "containers": [
+                {"name": "main", "image": "busybox"},
+                {"name": "sidecar", "image": "busybox"},
+            ]
+        },
+    }
+    quiet = {
+        "apiVersion": "v1",
+        "kind": "Pod",
+        "metadata": {"name": "quiet"},
+        "spec": {"containers": [{"name": "app", "image": "busybox"}]},
+    }
+    cluster.apply([pod, quiet], namespace)
+
+    def logs(*args: str) -> str | None:
+        got = cluster.kubectl("logs", "-n", namespace, *args, check=False)
+        return got.stdout if got.returncode == 0 else None
+
+    assert wait_for(lambda: logs("talker", "-c", "main"), what="talker's log") == (
+        "starting\nFATAL: no config\n"
+    )
+    assert logs("talker", "-c", "main", "--previous") == "starting\nFATAL: no config\n"
+    assert logs("talker", "-c", "main", "--tail=1") == "FATAL: no config\n"
+    assert logs("talker", "-c", "sidecar") == "sidecar up\n"
+    # A pod that prints nothing has an empty log, not an error.
+    assert wait_for(lambda: logs("quiet") is not None, what="quiet's log") is True
+    assert logs("quiet") == ""
+
+    # The pod's Logs object goes with the pod (it owns it), and so do its files.
+    uid = cluster.get("pod", "talker", "-n", namespace)["metadata"]["uid"]
+    files = Path(cluster.kubeconfig).parent / "pod-logs" / uid
+    assert sorted(f.name for f in files.iterdir()) == ["_all.log", "sidecar.log"]
+    stored = cluster.get("logs.kwok.x-k8s.io", "talker", "-n", namespace)
+    assert stored["metadata"]["ownerReferences"][0]["uid"] == uid
+    cluster.kubectl("delete", "pod", "talker", "-n", namespace, "--wait=true")
+    wait_for(
+        lambda: not cluster.get("logs.kwok.x-k8s.io", "-n", namespace)["items"],
+        what="the Logs object to go with its pod",
+    )
+    wait_for(lambda: not files.exists(), what="the pod's log files to be removed")

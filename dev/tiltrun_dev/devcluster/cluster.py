@@ -16,6 +16,7 @@ import signal
 import socket
 import ssl
 import subprocess
+import sys
 import time
 import urllib.error
 import urllib.request
@@ -27,6 +28,7 @@ from typing import Any
 
 import yaml
 
+from tiltrun_dev.devcluster import podlogs
 from tiltrun_dev.devcluster.build import cache_dir, ensure_binaries
 from tiltrun_dev.devcluster.errors import DevClusterError
 from tiltrun_dev.devcluster.pki import issue_client_certificate, write_pki
@@ -210,7 +212,9 @@ class DevCluster:
                 self._controller_manager_args(),
             )
             self._start(state, "kube-scheduler", binaries["kube-scheduler"], self._scheduler_args())
+            self._install_logs_crd(binaries["kubectl"])
             self._start(state, "kwok", binaries["kwok"], self._kwok_args(ports))
+            self._start(state, "pod-logs", Path(sys.executable), self._pod_logs_args(server))
             self._register_nodes(binaries["kubectl"], state)
             self._wait(state, "kwok", lambda: self._nodes_ready(binaries["kubectl"]), 60)
             self._wait(
@@ -296,6 +300,12 @@ class DevCluster:
             f"--service-account-signing-key-file={pki / 'sa.key'}",
             "--service-account-issuer=https://kubernetes.default.svc.cluster.local",
             "--service-cluster-ip-range=10.96.0.0/16",
+            # kwok plays every node's kubelet (logs): reach it by the nodes' InternalIP
+            # (127.0.0.1) and check its serving certificate against the cluster's CA.
+            "--kubelet-preferred-address-types=InternalIP",
+            f"--kubelet-certificate-authority={pki / 'ca.crt'}",
+            f"--kubelet-client-certificate={pki / 'apiserver-kubelet-client.crt'}",
+            f"--kubelet-client-key={pki / 'apiserver-kubelet-client.key'}",
             f"--audit-policy-file={self._audit_policy()}",
             f"--audit-log-path={self.folder / 'logs' / 'audit.log'}",
             "--audit-log-format=json",
@@ -370,7 +380,9 @@ class DevCluster:
             docs.append(
                 resources.files("tiltrun_dev.devcluster").joinpath("stages", name).read_text()
             )
+        docs.append(podlogs.cluster_logs_config(self.folder))
         stages.write_text("\n---\n".join(docs))
+        pki = self.folder / "pki"
         return [
             f"--kubeconfig={self.folder / 'kwok.kubeconfig'}",
             f"--config={stages}",
@@ -378,9 +390,24 @@ class DevCluster:
             f"--manage-nodes-with-annotation-selector={NODE_ANNOTATION}=fake",
             "--node-lease-duration-seconds=40",
             f"--server-address=127.0.0.1:{ports['kwok']}",
+            # The nodes advertise kwok as their kubelet, so that `kubectl logs` works.
+            f"--node-port={ports['kwok']}",
+            f"--tls-cert-file={pki / 'kwok-serving.crt'}",
+            f"--tls-private-key-file={pki / 'kwok-serving.key'}",
+            "--enable-crds=Logs",
             "--cidr=10.244.0.0/16",
-            "--node-ip=10.0.0.1",
+            "--node-ip=127.0.0.1",
         ]
+
+    def _install_logs_crd(self, kubectl: Path) -> None:
+        # kwok watches Logs objects from its start (--enable-crds) and exits without them.
+        self._kubectl(kubectl, "apply", "-f", "-", stdin=json.dumps(podlogs.LOGS_CRD))
+        crd = f"crd/{podlogs.LOGS_CRD['metadata']['name']}"
+        self._kubectl(kubectl, "wait", "--for=condition=Established", "--timeout=30s", crd)
+
+    def _pod_logs_args(self, server: str) -> list[str]:
+        module = "tiltrun_dev.devcluster.podlogs"
+        return ["-m", module, f"--server={server}", f"--folder={self.folder}"]
 
     # -- kubeconfigs ------------------------------------------------------------------
 

@@ -22,6 +22,8 @@ CLIENTS = {
     "scheduler": ("system:kube-scheduler", None),
     # kwok plays every kubelet; it patches pod and node status and renews leases.
     "kwok": ("system:kwok", "system:masters"),
+    # kube-apiserver asking a kubelet (kwok) for logs.
+    "apiserver-kubelet-client": ("kube-apiserver-kubelet-client", "system:masters"),
 }
 
 
@@ -149,6 +151,13 @@ def write_pki(folder: Path) -> None:
             x509.IPAddress(ipaddress.ip_address("127.0.0.1")),
             x509.IPAddress(ipaddress.ip_address("10.96.0.1")),
         ],
+    )
+    # kwok serving as the nodes' kubelet, on 127.0.0.1 (the nodes' InternalIP).
+    issue(
+        "kwok-serving",
+        _name("kwok"),
+        ExtendedKeyUsageOID.SERVER_AUTH,
+        [x509.DNSName("localhost"), x509.IPAddress(ipaddress.ip_address("127.0.0.1"))],
     )
     for stem, (common, org) in CLIENTS.items():
         issue(stem, _name(common, org), ExtendedKeyUsageOID.CLIENT_AUTH)

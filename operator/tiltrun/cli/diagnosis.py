@@ -2,8 +2,9 @@
 
 For each target: the reason the status gives, the last lines of the failing container's
 log (the previous container's for a crash loop) and the recent Warning events of the
-pod and the workload. Gathering never fails the command: a log the node cannot serve
-(fake kwok nodes serve none) reads "no logs available", with the API server's reason.
+pod and the workload. Gathering never fails the command: a log the node cannot serve (a
+node that is gone, a kubelet that refuses) reads "no logs available", with the API
+server's reason.
 """
 
 from __future__ import annotations
