@@ -257,8 +257,10 @@ def resolve_namespace(flag: str | None, manifest: Obj | None, kube: Kube) -> str
 def reattach_command(name: str, namespace: str, context: str | None, kubeconfig: str | None) -> str:
     """The command that waits on this run again (``kubectl tiltrun ci ...`` from the plugin)."""
     context_now = click.get_current_context(silent=True)
-    prog = context_now.find_root().info_name if context_now else None
-    parts = [*(prog or "tiltrun").split(), "ci", name, "-n", namespace]
+    plugin = context_now is not None and context_now.find_root().info_name == "kubectl tiltrun"
+    # Not click's own name for `python -m tiltrun` ("python -m tiltrun"): the installed command.
+    parts = ["kubectl", "tiltrun"] if plugin else ["tiltrun"]
+    parts += ["ci", name, "-n", namespace]
     if context:
         parts += ["--context", context]
     if kubeconfig:

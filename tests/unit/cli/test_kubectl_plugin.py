@@ -123,7 +123,12 @@ def test_help_and_the_reattach_hint_name_kubectl_tiltrun(monkeypatch: pytest.Mon
     monkeypatch.setattr(ci_module, "reattach_command", reattach)
     run("--context", "prod", "ci", "web", prog="kubectl tiltrun")
     run("ci", "web")
-    assert hints == ["kubectl tiltrun ci web -n ns --context prod", "tiltrun ci web -n ns"]
+    run("ci", "web", prog="python -m tiltrun")
+    assert hints == [
+        "kubectl tiltrun ci web -n ns --context prod",
+        "tiltrun ci web -n ns",
+        "tiltrun ci web -n ns",
+    ]
 
 
 def test_only_the_short_namespace_flag_is_rewritten() -> None:
