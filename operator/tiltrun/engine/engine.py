@@ -17,15 +17,18 @@ from __future__ import annotations
 import asyncio
 import logging
 import os
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
+from tiltrun.api.config import Unwatchable, warnings_for
+from tiltrun.api.healthcheck import HealthCheck
 from tiltrun.api.model import Target, parse_time
 from tiltrun.engine.status import comparable, desired_status, failing_names, is_done
 from tiltrun.engine.store import Obj, RunKey, Store, run_key, same_object
 from tiltrun.engine.writer import Gone, Writer
 from tiltrun.judge.exit import Outcome
+from tiltrun.judge.healthchecks import HealthChecks
 from tiltrun.judge.target import Related, judge
 
 log = logging.getLogger(__name__)
@@ -54,8 +57,14 @@ class Engine:
         coalesce: float = COALESCE_SECONDS,
         on_patch: Callable[[RunKey, float], None] | None = None,
         on_reconcile: Callable[[RunKey, float, Outcome], None] | None = None,
+        custom_kinds: frozenset[str] = frozenset(),
+        operator_checks: Sequence[HealthCheck] = (),
+        unwatchable: Sequence[Unwatchable] = (),
     ) -> None:
-        self.store = Store()
+        self.store = Store(custom_kinds=custom_kinds)
+        # Operator-wide health checks, and the kinds it was told to watch and cannot.
+        self._operator_checks = tuple(operator_checks)
+        self._unwatchable = tuple(unwatchable)
         self._writer = writer
         self._clock = clock
         self._pid = os.getpid() if pid is None else pid
@@ -79,9 +88,10 @@ class Engine:
         self._failing: dict[RunKey, set[str]] = {}
         self._finished: set[RunKey] = set()
         self._patch_failures: dict[RunKey, int] = {}
-        # Workload uid -> (store revision, its Target): each recompute re-judges only the
-        # workloads that changed since the last one.
-        self._judged: dict[str, tuple[int, Target]] = {}
+        # Workload uid -> (store revision, health checks, its Target): each recompute
+        # re-judges only the workloads that changed since the last one (or are judged by
+        # another run's health checks).
+        self._judged: dict[str, tuple[int, HealthChecks, Target]] = {}
 
     # -- events in ----------------------------------------------------------------------
 
@@ -213,6 +223,8 @@ class Engine:
             pid=self._pid,
             previous_conditions=stored.get("conditions") or [],
             judge_one=self._judge,
+            operator_checks=self._operator_checks,
+            warnings=warnings_for(self._unwatchable, key[0]),
         )
         verdict = desired.verdict
         if self._on_reconcile:
@@ -239,15 +251,15 @@ class Engine:
         self._stored[key] = wanted
         await self._announce(key, run, desired.targets, verdict)
 
-    def _judge(self, obj: Obj, related: Related) -> Target:
+    def _judge(self, obj: Obj, related: Related, checks: HealthChecks) -> Target:
         """``judge``, remembered per workload until it or one of its children changes."""
         uid = str((obj.get("metadata") or {}).get("uid"))
         revision = self.store.revision.get(uid, 0)
         held = self._judged.get(uid)
-        if held is not None and held[0] == revision:
-            return held[1]
-        target = judge(obj, related)
-        self._judged[uid] = (revision, target)
+        if held is not None and held[0] == revision and held[1] == checks:
+            return held[2]
+        target = judge(obj, related, checks)
+        self._judged[uid] = (revision, checks, target)
         if len(self._judged) > 2 * len(self.store.revision) + 64:
             # Drop what deleted workloads left behind.
             self._judged = {u: v for u, v in self._judged.items() if u in self.store.revision}

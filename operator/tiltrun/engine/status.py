@@ -12,10 +12,13 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+from tiltrun.api.healthcheck import HealthCheck
 from tiltrun.api.model import ExitCondition, Target, micro_time
 from tiltrun.api.spec import SpecError, read_spec
 from tiltrun.judge.conditions import conditions
 from tiltrun.judge.exit import Outcome, Reason, Verdict, decide
+from tiltrun.judge.healthchecks import DEFAULT as DEFAULT_CHECKS
+from tiltrun.judge.healthchecks import HealthChecks, compile_problems
 from tiltrun.judge.target import Related, judge
 
 Obj = dict[str, Any]
@@ -33,6 +36,7 @@ COMPARED_FIELDS = (
     "satisfied",
     "total",
     "conditions",
+    "warnings",
 )
 
 
@@ -45,15 +49,20 @@ class Desired:
     targets: tuple[Target, ...]
 
 
+#: Judges one candidate with the run's health checks: ``judge`` or a memo of it.
+JudgeOne = Callable[[Obj, Related, HealthChecks], Target]
+
+
 def judge_all(
     candidates: Iterable[tuple[Obj, Related]],
-    judge_one: Callable[[Obj, Related], Target] = judge,
+    judge_one: JudgeOne = judge,
+    checks: HealthChecks = DEFAULT_CHECKS,
 ) -> tuple[Target, ...]:
     """Every candidate workload judged, sorted by name so the output is stable.
 
     ``judge_one`` is ``judge`` or a memo of it (the engine's): judge is pure.
     """
-    targets = (judge_one(obj, related) for obj, related in candidates)
+    targets = (judge_one(obj, related, checks) for obj, related in candidates)
     return tuple(sorted(targets, key=lambda t: t.name))
 
 
@@ -65,17 +74,26 @@ def desired_status(
     now: datetime,
     pid: int,
     previous_conditions: Sequence[Obj] = (),
-    judge_one: Callable[[Obj, Related], Target] = judge,
+    judge_one: JudgeOne = judge,
+    operator_checks: Sequence[HealthCheck] = (),
+    warnings: Sequence[str] = (),
 ) -> Desired:
     """The status ``run`` should have at ``now``, given the workloads it selects.
 
     ``previous_conditions`` are the conditions last stored, so that a condition whose
-    status did not change keeps its ``lastTransitionTime``.
+    status did not change keeps its ``lastTransitionTime``. ``operator_checks`` are the
+    operator-wide health checks (the run's own win); ``warnings`` the sentences about
+    kinds the operator cannot watch that concern this run (``status.warnings``).
     """
     meta = run.get("metadata") or {}
     previous = previous_conditions
     generation = int(meta.get("generation") or 0)
-    targets = judge_all(candidates, judge_one)
+    try:
+        own_checks = read_spec(run).health_checks
+    except SpecError:
+        own_checks = ()
+    checks = HealthChecks(run=own_checks, operator=tuple(operator_checks))
+    targets = judge_all(candidates, judge_one, checks)
     try:
         spec = read_spec(run)
     except SpecError as err:
@@ -95,8 +113,12 @@ def desired_status(
         )
         exit_condition = ExitCondition.MANUAL
     else:
-        verdict = decide(spec, targets, start_time=start_time, now=now)
         exit_condition = spec.exit_condition
+        problems = compile_problems(spec.health_checks)
+        if problems:
+            verdict = _bad_health_checks(problems, targets, exit_condition)
+        else:
+            verdict = decide(spec, targets, start_time=start_time, now=now)
     status: Obj = {
         "pid": pid,
         "startTime": micro_time(start_time),
@@ -112,7 +134,34 @@ def desired_status(
             verdict, exit_condition, generation=generation, previous=previous, now=now
         ),
     }
+    if warnings:
+        status["warnings"] = list(warnings)
     return Desired(status, verdict, targets)
+
+
+def _bad_health_checks(
+    problems: list[str], targets: Sequence[Target], exit_condition: ExitCondition
+) -> Verdict:
+    """A run whose own health checks do not compile: a ci run fails at once.
+
+    Its rules cannot be applied, and waiting would only end in a timeout that hides
+    the cause. ``error`` quotes every expression with the compiler's message; a manual
+    run says the first in its summary.
+    """
+    ci = exit_condition == ExitCondition.CI
+    first = problems[0].splitlines()[0]
+    return Verdict(
+        done=ci,
+        error="\n".join(problems) if ci else "",
+        summary=f"invalid health check: {first}",
+        satisfied=0,
+        total=sum(not t.state.disabled for t in targets),
+        failing=(),
+        retrying=(),
+        wake_at=None,
+        outcome=Outcome.FAILED if ci else Outcome.RUNNING,
+        reason=Reason.FAILED if ci else Reason.FAILING,
+    )
 
 
 def comparable(status: Obj | None) -> Obj:

@@ -14,11 +14,14 @@ from typing import Any
 
 from tiltrun.api.model import RUN_LABEL
 from tiltrun.engine.selector import SelectorError, matches
-from tiltrun.judge.target import Related, is_target
+from tiltrun.judge.target import Related, is_custom_target, is_target
 
 Obj = dict[str, Any]
 RunKey = tuple[str, str]  # (namespace, name)
 WORKLOAD_KINDS = ("Deployment", "StatefulSet", "DaemonSet", "Job", "Pod")
+#: The longest owner chain followed from a pod to its target: pod -> ReplicaSet ->
+#: Deployment -> Revision -> Configuration -> Service (Knative) is five links.
+CHAIN_LIMIT = 6
 
 
 def _meta(obj: Obj) -> Obj:
@@ -55,8 +58,15 @@ def run_selector(run: Obj) -> dict[str, Any]:
 
 @dataclass
 class Store:
-    """Objects by identity, plus the indexes the engine asks questions of."""
+    """Objects by identity, plus the indexes the engine asks questions of.
 
+    ``custom_kinds`` are the other kinds the operator watches (``--watch``): an object
+    of one that nothing controls is a candidate target too, and pods whose owner chain
+    leads to it are its evidence. A cluster-scoped object (namespace ``""``) is a
+    candidate of the runs of every namespace.
+    """
+
+    custom_kinds: frozenset[str] = frozenset()
     runs: dict[RunKey, Obj] = field(default_factory=dict)
     # namespace -> uid -> candidate workload (no controller owner)
     workloads: dict[str, dict[str, Obj]] = field(default_factory=lambda: defaultdict(dict))
@@ -85,7 +95,8 @@ class Store:
             self._unselect_run(key)
             chosen = {
                 uid
-                for uid, obj in self.workloads.get(key[0], {}).items()
+                for ns in {key[0], ""}
+                for uid, obj in self.workloads.get(ns, {}).items()
                 if _selects(run, _labels(obj))
             }
             self.selected[key] = chosen
@@ -115,12 +126,12 @@ class Store:
         self._forget(uid, old)
         ns = _meta(obj).get("namespace", "")
         owner = _controller_uid(obj)
-        if kind in ("ReplicaSet", "Pod") and owner:
+        if owner:
             self.children[owner][uid] = obj
             self.parent[uid] = owner
         if kind != "Pod" or not owner:
             self.by_uid[uid] = obj
-        if kind in WORKLOAD_KINDS and is_target(obj):
+        if self._is_candidate(obj):
             self.workloads[ns][uid] = obj
             if old is None or uid not in self.selected_by or _labels(old) != _labels(obj):
                 self._select_workload(uid, obj)
@@ -149,10 +160,21 @@ class Store:
         if isinstance(uid, str):
             self.revision[uid] = self.revision.get(uid, 0) + 1
 
+    def _is_candidate(self, obj: Obj) -> bool:
+        """True when ``obj`` can be a target: a workload or a custom-kind object, uncontrolled."""
+        kind = obj.get("kind")
+        if kind in WORKLOAD_KINDS and is_target(obj):
+            return True
+        return kind in self.custom_kinds and is_custom_target(obj)
+
     def _select_workload(self, uid: str, obj: Obj) -> None:
         self._unselect_workload(uid)
         ns, labels = _meta(obj).get("namespace", ""), _labels(obj)
-        runs = {key for key, run in self.runs.items() if key[0] == ns and _selects(run, labels)}
+        runs = {
+            key
+            for key, run in self.runs.items()
+            if (key[0] == ns or not ns) and _selects(run, labels)
+        }
         self.selected_by[uid] = runs
         for key in runs:
             self.selected.setdefault(key, set()).add(uid)
@@ -182,10 +204,10 @@ class Store:
     def _top(self, obj: Obj) -> Obj | None:
         """The candidate workload ``obj`` belongs to (itself, its RS's Deployment...)."""
         seen = 0
-        while seen < 4:  # pod -> ReplicaSet -> Deployment is the longest chain we judge
+        while seen < CHAIN_LIMIT:
             owner = _controller_uid(obj)
             if owner is None:
-                return obj if is_target(obj) else None
+                return obj if self._is_candidate(obj) else None
             parent = self.by_uid.get(owner)
             if parent is None:
                 return None
@@ -201,16 +223,24 @@ class Store:
             return set(self.selected_by[uid])
         # Not a workload we hold (the last copy of a deleted one): ask every run.
         ns, labels = _meta(top).get("namespace", ""), _labels(top)
-        return {key for key, run in self.runs.items() if key[0] == ns and _selects(run, labels)}
+        return {
+            key
+            for key, run in self.runs.items()
+            if (key[0] == ns or not ns) and _selects(run, labels)
+        }
 
     def candidates(self, key: RunKey) -> Iterator[tuple[Obj, Related]]:
         """The workloads a run selects, each with its ReplicaSets and pods."""
         if key not in self.runs:
             return
         held = self.workloads.get(key[0], {})
+        cluster_wide = self.workloads.get("", {})
         for uid in list(self.selected.get(key, ())):
-            obj = held.get(uid)
+            obj = held.get(uid) or cluster_wide.get(uid)
             if obj is None:
+                continue
+            if obj.get("kind") not in WORKLOAD_KINDS:
+                yield obj, Related(pods=self._owned_pods(uid))
                 continue
             kids = list(self.children.get(uid, {}).values())
             replicasets = [k for k in kids if k.get("kind") == "ReplicaSet"]
@@ -218,6 +248,21 @@ class Store:
             for rs in replicasets:
                 pods += [p for p in self.children.get(_meta(rs).get("uid", ""), {}).values()]
             yield obj, Related(replicasets=replicasets, pods=pods)
+
+    def _owned_pods(self, uid: str) -> list[Obj]:
+        """The pods whose chain of controller owners leads to ``uid``, through any kind."""
+        pods: list[Obj] = []
+        level, depth = [uid], 0
+        while level and depth < CHAIN_LIMIT:
+            below: list[str] = []
+            for owner in level:
+                for child_uid, child in self.children.get(owner, {}).items():
+                    if child.get("kind") == "Pod":
+                        pods.append(child)
+                    else:
+                        below.append(child_uid)
+            level, depth = below, depth + 1
+        return pods
 
 
 def _slim(obj: Obj) -> Obj:

@@ -56,7 +56,9 @@ from tiltrun.api.model import (
     Terminated,
     Waiting,
 )
-from tiltrun.judge import daemonset, deployment, job, pod, statefulset
+from tiltrun.judge import custom, daemonset, deployment, job, pod, statefulset
+from tiltrun.judge.healthchecks import DEFAULT as DEFAULT_CHECKS
+from tiltrun.judge.healthchecks import HealthChecks
 from tiltrun.judge.objects import (
     Obj,
     annotations_of,
@@ -133,6 +135,24 @@ def is_target(obj: Obj) -> bool:
     return not (kind == "Job" and any(get_str(ref, "kind") == "CronJob" for ref in owners))
 
 
+def is_workload(obj: Obj) -> bool:
+    """True for the five workload kinds (of their own API group, when it is given)."""
+    kind = get_str(obj, "kind")
+    if kind not in _GROUPS:
+        return False
+    api_version = get_str(obj, "apiVersion")
+    return not api_version or api_version.rpartition("/")[0] == _GROUPS[kind]
+
+
+def is_custom_target(obj: Obj) -> bool:
+    """True when an object of a watched non-workload kind is a target of its own.
+
+    The same rule as for workloads: nothing controls it. A cert-manager
+    CertificateRequest its Certificate controls is part of that Certificate.
+    """
+    return not any(get_bool(ref, "controller") for ref in owner_references(obj))
+
+
 def target_name(obj: Obj) -> str:
     """``<kind in lower case>/<name>``, e.g. ``deployment/web``."""
     kind = get_str(obj, "kind").lower() or "unknown"
@@ -157,8 +177,13 @@ def target_resources(obj: Obj) -> tuple[str, ...]:
     return (name,) if name else ()
 
 
-def judge(obj: Obj, related: Related | None = None) -> Target:
-    """The Target for workload ``obj``. Never raises; see the module docstring."""
+def judge(obj: Obj, related: Related | None = None, checks: HealthChecks | None = None) -> Target:
+    """The Target for ``obj``. Never raises; see the module docstring.
+
+    Objects of other kinds than the five workloads (custom resources, CRDs, claims,
+    Services) are judged by ``custom``, with ``checks``, the health checks of the run
+    (default: the built-in library only).
+    """
     obj = as_map(obj)
     name = target_name(obj)
     fallback_type = default_type(obj)
@@ -167,14 +192,15 @@ def judge(obj: Obj, related: Related | None = None) -> Target:
         policy, policy_problems = read_policy(annotations_of(obj))
         problem = "; ".join(p for p in (type_problem, *policy_problems) if p)
         related = related if related is not None else Related()
-        state = _state(obj, related, target_type, problem, name)
+        state = _state(obj, related, target_type, problem, name, checks)
         pods = [obj] if get_str(obj, "kind") == "Pod" else list(related.pods)
         if target_type is TargetType.JOB and state.active is not None and state.active.ready:
             # One meaning of ``ready`` for every job-type target: a job is satisfied by
             # finishing, so while it runs it is never ready, whatever its pod says.
             reason = state.active.reason or "running"
             state = TargetState(active=Active(state.active.start_time, False, reason))
-        if state.active is not None and state.active.ready:
+        if state.active is not None and state.active.ready and is_workload(obj):
+            # Other kinds say themselves when they became ready (``custom``).
             since = _ready_since(pods)
             if since is not None:
                 state = TargetState(
@@ -203,15 +229,21 @@ def _target_type(obj: Obj) -> tuple[TargetType, str]:
 
 
 def _state(
-    obj: Obj, related: Related, target_type: TargetType, problem: str, name: str
+    obj: Obj,
+    related: Related,
+    target_type: TargetType,
+    problem: str,
+    name: str,
+    checks: HealthChecks | None,
 ) -> TargetState:
     trigger = time_or(created(obj))
     if problem:
         return TargetState(waiting=Waiting(trigger_time=trigger, reason=problem))
-    classify = CLASSIFIERS.get(get_str(obj, "kind"))
+    classify = CLASSIFIERS.get(get_str(obj, "kind")) if is_workload(obj) else None
     if classify is None:
-        reason = f"{name}: kind {get_str(obj, 'kind')!r} is not one tiltrun judges"
-        return TargetState(waiting=Waiting(trigger_time=trigger, reason=reason))
+        return custom.classify(
+            obj, related, checks or DEFAULT_CHECKS, job=target_type is TargetType.JOB
+        )
     state = classify(obj, related)
     ended = state.terminated
     if target_type is TargetType.SERVER and ended is not None and not ended.error:

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Iterable
 from typing import Any
 
 import kopf
@@ -18,6 +19,7 @@ import kopf
 from tiltrun.api.model import GROUP, PLURAL, VERSION
 from tiltrun.engine.engine import Engine
 from tiltrun.engine.writer import ClusterWriter
+from tiltrun.wiring.discovery import ServedKind
 from tiltrun.wiring.observability import Observability
 
 log = logging.getLogger(__name__)
@@ -46,10 +48,15 @@ async def start_engine(settings: kopf.OperatorSettings, memo: kopf.Memo, **_: An
     # run_operator() puts one in the memo (with the sockets it bound); `kopf run` does not.
     observability = memo.get("observability") or Observability()
     metrics = observability.metrics
+    # run_operator() puts the configuration and what discovery found in the memo.
+    config = memo.get("config")
     engine = Engine(
         ClusterWriter(api_client(), on_error=metrics.on_api_error),
         on_patch=metrics.on_patch,
         on_reconcile=metrics.on_reconcile,
+        custom_kinds=frozenset(kind.kind for kind in memo.get("served") or ()),
+        operator_checks=config.health_checks if config is not None else (),
+        unwatchable=memo.get("unwatchable") or (),
     )
     metrics.watch_runs(lambda: engine.store.runs.values())
     memo["observability"] = observability
@@ -79,6 +86,14 @@ def tiltrun_event(event: kopf.RawEvent, memo: kopf.Memo, **_: Any) -> None:
 @kopf.index(GROUP, VERSION, PLURAL)
 def tiltruns_listed(**_: Any) -> dict[str, Any]:
     return {}
+
+
+def register_extra(served: Iterable[ServedKind]) -> None:
+    """Watch the extra kinds discovery found (``--watch``, the configuration file)."""
+    for kind in served:
+        if (kind.watched.api_version, kind.watched.resource, kind.kind) in WATCHED:
+            continue  # a built-in kind, watched already
+        _register(kind.watched.api_version, kind.watched.resource, kind.kind)
 
 
 def _register(api_version: str, plural: str, kind: str) -> None:

@@ -9,8 +9,9 @@ from typing import Any
 import kopf
 from kubernetes.client.exceptions import ApiException
 
-from tiltrun.api.config import OperatorConfig
+from tiltrun.api.config import OperatorConfig, Unwatchable
 from tiltrun.api.model import GROUP, PLURAL, VERSION
+from tiltrun.wiring.discovery import ServedKind, discover
 from tiltrun.wiring.observability import Endpoints, Observability, configure_logging
 
 
@@ -154,11 +155,31 @@ def run_operator(
         )
     check_crd()
     check_access(namespaces)
-    import tiltrun.wiring.handlers  # noqa: F401 - registers the handlers with kopf
+    config = config or OperatorConfig()
+    served, unwatchable = _discover(config, namespaces)
+    import tiltrun.wiring.handlers  # registers the handlers with kopf
+
+    tiltrun.wiring.handlers.register_extra(served)
 
     kopf.run(
         clusterwide=not namespaces,
         namespaces=namespaces,
         standalone=True,
-        memo=kopf.Memo(observability=Observability(endpoints), config=config or OperatorConfig()),
+        memo=kopf.Memo(
+            observability=Observability(endpoints),
+            config=config,
+            served=served,
+            unwatchable=unwatchable,
+        ),
     )
+
+
+def _discover(
+    config: OperatorConfig, namespaces: list[str]
+) -> tuple[list[ServedKind], list[Unwatchable]]:
+    """The extra kinds the cluster serves and the operator may read; the others, named."""
+    if not config.watch:
+        return [], []
+    from tiltrun.wiring.client import api_client
+
+    return discover(config.watch, namespaces, api_client())

@@ -209,14 +209,19 @@ def test_other_kinds_are_not_targets(obj: dict[str, Any]) -> None:
     assert not is_target(obj)
 
 
-def test_unknown_kind_is_judged_waiting_not_raised() -> None:
-    """Robustness: judge answers for any object, naming the kind it does not judge."""
+def test_other_kinds_are_judged_by_kstatus_not_raised() -> None:
+    """Robustness: judge answers for any object; other kinds follow kstatus (docs/api.md)."""
     target = judge({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "web"}})
     assert target.name == "configmap/web"
     assert target.state.waiting is not None
-    assert (
-        target.state.waiting.reason == "configmap/web: kind 'ConfigMap' is not one tiltrun judges"
-    )
+    assert target.state.waiting.reason == "no status yet: its controller has not reported on it"
+
+
+def test_a_custom_resource_named_like_a_workload_is_not_judged_as_one() -> None:
+    odd = {"apiVersion": "example.com/v1", "kind": "Deployment", "metadata": {"name": "x"}}
+    odd["status"] = {"conditions": [{"type": "Ready", "status": "True"}]}
+    target = judge(odd)
+    assert target.state.active is not None and target.state.active.ready
 
 
 def test_related_defaults_to_nothing() -> None:

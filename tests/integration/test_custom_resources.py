@@ -1,0 +1,257 @@
+"""Custom resources on the dev cluster: real CRDs, the controller played by the test.
+
+The CRDs in tests/integration/crds/ have cert-manager's and CloudNativePG's group, kind
+and status schema; no controller of theirs runs, so each test writes the status a
+controller would (through the status subresource) and creates the pods CloudNativePG
+would create, owned by the Cluster, which kwok then runs. Every assertion reads back
+what the API server stored.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.conftest import Cluster, OperatorProcess, start_run, tiltrun, wait_for
+from tests.integration.runs import status, target, wait_for_run, wait_until_done
+from tests.integration.workloads import BEHAVIOR, deployment
+
+pytestmark = pytest.mark.cluster
+
+CRDS = Path(__file__).parent / "crds"
+WATCH = (
+    "--watch",
+    "cert-manager.io/v1/certificates",
+    "--watch",
+    "postgresql.cnpg.io/v1/clusters",
+    # Served by no cluster: the operator names it and works on.
+    "--watch",
+    "example.invalid/v1/gizmos",
+)
+
+
+@pytest.fixture(scope="session")
+def custom_crds(cluster: Cluster) -> None:
+    cluster.kubectl("apply", "--server-side", "-f", str(CRDS))
+    for path in sorted(CRDS.glob("*.yaml")):
+        name = path.stem
+        cluster.kubectl("wait", "--for=condition=Established", "--timeout=30s", f"crd/{name}")
+
+
+@pytest.fixture
+def watching(
+    cluster: Cluster, crd: str, custom_crds: None, namespace: str, tmp_path: Path
+) -> Iterator[OperatorProcess]:
+    """The operator, told to watch certificates, clusters and a kind nobody serves."""
+    proc = OperatorProcess(cluster, [namespace], tmp_path / "operator.log").start(*WATCH)
+    yield proc
+    proc.stop()
+
+
+def now() -> str:
+    return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def certificate(name: str, run: str) -> dict[str, Any]:
+    return {
+        "apiVersion": "cert-manager.io/v1",
+        "kind": "Certificate",
+        "metadata": {"name": name, "labels": {"tilt.dev/run": run}},
+        "spec": {"secretName": name, "issuerRef": {"name": "ca", "kind": "ClusterIssuer"}},
+    }
+
+
+def pg_cluster(name: str, run: str) -> dict[str, Any]:
+    return {
+        "apiVersion": "postgresql.cnpg.io/v1",
+        "kind": "Cluster",
+        "metadata": {"name": name, "labels": {"tilt.dev/run": run}},
+        "spec": {"instances": 1, "storage": {"size": "1Gi"}},
+    }
+
+
+def patch_status(cluster: Cluster, namespace: str, ref: str, status_: dict[str, Any]) -> None:
+    """Write ``status`` as the object's controller would."""
+    import json
+
+    cluster.kubectl(
+        "patch",
+        ref,
+        "-n",
+        namespace,
+        "--subresource=status",
+        "--type=merge",
+        "-p",
+        json.dumps({"status": status_}),
+    )
+
+
+def condition(
+    type_: str, value: str, reason: str, message: str = "", **extra: Any
+) -> dict[str, Any]:
+    return {
+        "type": type_,
+        "status": value,
+        "reason": reason,
+        "message": message,
+        "lastTransitionTime": now(),
+        **extra,
+    }
+
+
+def test_a_run_waits_until_the_certificate_is_ready(
+    cluster: Cluster, namespace: str, watching: OperatorProcess
+) -> None:
+    start_run(cluster, namespace, tiltrun("certs"))
+    cluster.apply([certificate("web-tls", "certs")], namespace)
+
+    def waiting_with(words: str) -> Any:
+        return lambda run: (
+            words
+            in (
+                ((target(run, "certificate/web-tls").get("state") or {}).get("waiting") or {}).get(
+                    "reason", ""
+                )
+                if any(
+                    t.get("name") == "certificate/web-tls" for t in status(run).get("targets") or []
+                )
+                else ""
+            )
+        )
+
+    wait_for_run(
+        cluster, namespace, "certs", waiting_with("no status yet"), what="certificate waits"
+    )
+    patch_status(
+        cluster,
+        namespace,
+        "certificate/web-tls",
+        {"conditions": [condition("Issuing", "True", "DoesNotExist", "Issuing certificate")]},
+    )
+    wait_for_run(
+        cluster, namespace, "certs", waiting_with("in progress"), what="certificate issuing"
+    )
+    assert not status(cluster.get("tiltrun", "certs", "-n", namespace)).get("done")
+
+    generation = cluster.get("certificate", "web-tls", "-n", namespace)["metadata"]["generation"]
+    patch_status(
+        cluster,
+        namespace,
+        "certificate/web-tls",
+        {
+            "conditions": [
+                condition("Ready", "True", "Ready", "up to date", observedGeneration=generation)
+            ]
+        },
+    )
+    run = wait_until_done(cluster, namespace, "certs")
+    assert status(run)["error"] == ""
+    state = target(run, "certificate/web-tls")["state"]
+    assert state["active"]["ready"] is True
+
+
+def test_a_failed_rule_fails_the_run(
+    cluster: Cluster, namespace: str, watching: OperatorProcess
+) -> None:
+    run = tiltrun("db")
+    run["spec"]["healthChecks"] = [
+        {
+            "apiVersion": "postgresql.cnpg.io/v1",
+            "kind": "Cluster",
+            "current": "self.status.phase == 'Cluster in healthy state'",
+            "failed": "self.status.?phase.orValue('').startsWith('Cluster is unrecoverable')",
+        }
+    ]
+    start_run(cluster, namespace, run)
+    cluster.apply([pg_cluster("db", "db")], namespace)
+    patch_status(
+        cluster,
+        namespace,
+        "cluster.postgresql.cnpg.io/db",
+        {
+            "phase": "Cluster is unrecoverable and needs manual intervention",
+            "phaseReason": "Missing primary PVC",
+        },
+    )
+    done = wait_until_done(cluster, namespace, "db")
+    assert status(done)["error"] == (
+        "cluster/db: health check failed: "
+        "self.status.?phase.orValue('').startsWith('Cluster is unrecoverable'): "
+        "Cluster is unrecoverable and needs manual intervention: Missing primary PVC"
+    )
+
+
+def test_an_owned_pod_that_crash_loops_fails_the_cluster(
+    cluster: Cluster, namespace: str, watching: OperatorProcess
+) -> None:
+    start_run(cluster, namespace, tiltrun("pg"))
+    cluster.apply([pg_cluster("db", "pg")], namespace)
+    patch_status(
+        cluster, namespace, "cluster.postgresql.cnpg.io/db", {"phase": "Setting up primary"}
+    )
+    uid = cluster.get("cluster.postgresql.cnpg.io", "db", "-n", namespace)["metadata"]["uid"]
+    instance = {
+        "apiVersion": "v1",
+        "kind": "Pod",
+        "metadata": {
+            "name": "db-1",
+            "labels": {"cnpg.io/cluster": "db", BEHAVIOR: "crashloop"},
+            "ownerReferences": [
+                {
+                    "apiVersion": "postgresql.cnpg.io/v1",
+                    "kind": "Cluster",
+                    "name": "db",
+                    "uid": uid,
+                    "controller": True,
+                }
+            ],
+        },
+        "spec": {"containers": [{"name": "postgres", "image": "example.invalid/postgres:17"}]},
+    }
+    cluster.apply([instance], namespace)
+    done = wait_until_done(cluster, namespace, "pg", timeout=90)
+    error = status(done)["error"]
+    assert error.startswith("cluster/db: pod db-1 container postgres: CrashLoopBackOff"), error
+    assert "restart" in error
+    assert target(done, "cluster/db")["state"]["terminated"]["error"] in error
+
+
+def test_an_expression_that_does_not_compile_fails_the_run_at_once(
+    cluster: Cluster, namespace: str, watching: OperatorProcess
+) -> None:
+    run = tiltrun("badrule")
+    run["spec"]["healthChecks"] = [
+        {
+            "apiVersion": "cert-manager.io/v1",
+            "kind": "Certificate",
+            "current": "self.status.phase ==",
+        }
+    ]
+    cluster.apply([run], namespace)
+    done = wait_until_done(cluster, namespace, "badrule")
+    error = status(done)["error"]
+    assert error.startswith(
+        'spec.healthChecks[0].current: cannot compile "self.status.phase ==": '
+        "ERROR: <input>:1:21: Syntax error:"
+    ), error
+    ready = next(c for c in status(done)["conditions"] if c["type"] == "Ready")
+    assert ready["status"] == "False"
+
+
+def test_a_kind_the_cluster_does_not_serve_is_named_and_the_rest_works(
+    cluster: Cluster, namespace: str, watching: OperatorProcess
+) -> None:
+    start_run(cluster, namespace, tiltrun("mixed"))
+    cluster.apply([deployment("web", "mixed")], namespace)
+    done = wait_until_done(cluster, namespace, "mixed", timeout=90)
+    assert status(done)["error"] == ""
+    sentence = (
+        "not watching gizmos.example.invalid/v1: "
+        "the cluster does not serve it (is its CRD installed?)"
+    )
+    assert status(done)["warnings"] == [sentence]
+    wait_for(lambda: sentence in watching.log(), what="the sentence in the operator's log")
