@@ -12,14 +12,17 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import IO, Any
 
 import click
+import yaml
 from rich.console import Console
 
+from tiltrun.api.config import ConfigError, OperatorConfig, read_config
+from tiltrun.api.healthcheck import HealthCheckError, read_health_checks, split_api_version
 from tiltrun.api.model import parse_time
 from tiltrun.cli.kube import CommandError, ExitThreeOnUsage, is_tiltrun
 from tiltrun.cli.manifests import ManifestError, read_documents
@@ -27,6 +30,9 @@ from tiltrun.cli.progress import table
 from tiltrun.engine.status import Desired, desired_status
 from tiltrun.engine.store import WORKLOAD_KINDS, Store
 from tiltrun.judge.exit import Outcome, describe_selector
+from tiltrun.judge.healthchecks import compile_problems
+from tiltrun.judge.library import LIBRARY
+from tiltrun.judge.objects import get_str
 
 Obj = dict[str, Any]
 
@@ -133,11 +139,59 @@ def _split(text: str) -> list[str]:
     return [p for p in parts if p]
 
 
+def custom_kinds(objects: Sequence[Obj], config: OperatorConfig) -> frozenset[tuple[str, str]]:
+    """The other kinds judged offline, as if the operator watched them.
+
+    Those the health checks know (the run's, the file's, the library's), and those the
+    configuration's ``watch:`` list names. Files carry Kinds where ``watch:`` names
+    plurals: a CustomResourceDefinition in the input says which plural is which Kind,
+    else the usual English plural of the Kind is taken (``certificates``,
+    ``policies``, ``ingresses``).
+    """
+    kinds = {(check.group, check.kind) for check in (*config.health_checks, *LIBRARY)}
+    for obj in objects:
+        spec = obj.get("spec")
+        if is_tiltrun(obj) and isinstance(spec, dict):
+            kinds |= {
+                (split_api_version(get_str(c, "apiVersion"))[0], get_str(c, "kind"))
+                for c in spec.get("healthChecks") or []
+            }
+    plurals: dict[tuple[str, str], str] = {}
+    for obj in objects:
+        if obj.get("kind") == "CustomResourceDefinition":
+            group, plural = get_str(obj, "spec", "group"), get_str(obj, "spec", "names", "plural")
+            plurals[(group, plural)] = get_str(obj, "spec", "names", "kind")
+    wanted = {(w.group, w.resource) for w in config.watch}
+    for obj in objects:
+        kind = str(obj.get("kind") or "")
+        group = str(obj.get("apiVersion") or "").rpartition("/")[0]
+        if any(plurals.get(w) == kind or w[1] in _plurals(kind) for w in wanted if w[0] == group):
+            kinds.add((group, kind))
+    return frozenset((g, k) for g, k in kinds if k and k not in ("TiltRun", *RELATED_KINDS))
+
+
+def _plurals(kind: str) -> set[str]:
+    word = kind.lower()
+    return {word + "s", word + "es", word[:-1] + "ies" if word.endswith("y") else word + "s"}
+
+
 def inspect_objects(
-    objects: Iterable[Obj], *, selector: Obj | None, run: str | None, now: datetime
+    objects: Iterable[Obj],
+    *,
+    selector: Obj | None,
+    run: str | None,
+    now: datetime,
+    config: OperatorConfig | None = None,
 ) -> list[Inspection]:
-    """Judge ``objects`` per namespace, as the operator would for the chosen run."""
-    store = Store()
+    """Judge ``objects`` per namespace, as the operator would for the chosen run.
+
+    ``config`` holds the operator-wide health checks and extra kinds to judge
+    (``--health-checks FILE``).
+    """
+    config = config or OperatorConfig()
+    objects = list(objects)
+    extra = custom_kinds(objects, config)
+    store = Store(custom_kinds=frozenset(kind for _, kind in extra))
     runs: dict[tuple[str, str], Obj] = {}
     for index, obj in enumerate(objects):
         meta = obj.get("metadata")
@@ -145,7 +199,14 @@ def inspect_objects(
         namespace, name = str(meta.get("namespace") or ""), str(meta.get("name") or "")
         if is_tiltrun(obj):
             runs[(namespace, name)] = obj
-        elif obj.get("kind") in RELATED_KINDS:
+        elif (
+            obj.get("kind") in RELATED_KINDS
+            or (
+                get_str(obj, "apiVersion").rpartition("/")[0],
+                get_str(obj, "kind"),
+            )
+            in extra
+        ):
             # Hand-written files have no uids; the Store keys everything by uid.
             uid = meta.get("uid") or f"inspect-{index}"
             store.put(str(obj["kind"]), {**obj, "metadata": {**meta, "uid": uid}})
@@ -153,10 +214,12 @@ def inspect_objects(
         chosen = sorted(key for key in runs if key[1] == run)
         if not chosen:
             raise CommandError(f"the input holds no TiltRun named {run}")
-        return [_judge(store, runs[key], now, run=run) for key in chosen]
-    namespaces = sorted(ns for ns, workloads in store.workloads.items() if workloads)
+        return [_judge(store, runs[key], now, config, run=run) for key in chosen]
+    namespaces = sorted(ns for ns, workloads in store.workloads.items() if workloads and ns)
+    if not namespaces and store.workloads.get(""):
+        namespaces = [""]  # only cluster-scoped objects (CRDs)
     wanted = selector if selector is not None else dict(EVERYTHING)
-    return [_judge(store, _synthetic_run(ns, wanted), now, run="") for ns in namespaces]
+    return [_judge(store, _synthetic_run(ns, wanted), now, config, run="") for ns in namespaces]
 
 
 def _synthetic_run(namespace: str, selector: Obj) -> Obj:
@@ -174,10 +237,19 @@ def _synthetic_run(namespace: str, selector: Obj) -> Obj:
     }
 
 
-def _judge(store: Store, run_obj: Obj, now: datetime, *, run: str) -> Inspection:
+def _judge(
+    store: Store, run_obj: Obj, now: datetime, config: OperatorConfig, *, run: str
+) -> Inspection:
     key = store.put_run(run_obj)
     started = parse_time((run_obj.get("status") or {}).get("startTime")) or now
-    desired = desired_status(run_obj, store.candidates(key), start_time=started, now=now, pid=0)
+    desired = desired_status(
+        run_obj,
+        store.candidates(key),
+        start_time=started,
+        now=now,
+        pid=0,
+        operator_checks=config.health_checks,
+    )
     selector = (run_obj.get("spec") or {}).get("selector") or {
         "matchLabels": {"tilt.dev/run": key[1]}
     }
@@ -212,12 +284,20 @@ def _parse_now(value: str | None) -> datetime:
     "-o", "--output", type=click.Choice(["table", "json"]), default="table", show_default=True
 )
 @click.option("--now", help="Judge as of this RFC 3339 time (default: the current time).")
+@click.option(
+    "--health-checks",
+    "health_checks",
+    type=click.File("r"),
+    help="The operator's configuration file, or a YAML list of health checks: "
+    "operator-wide CEL rules, and (watch:) other kinds to judge.",
+)
 def inspect(
     files: tuple[IO[str], ...],
     selector: str | None,
     run: str | None,
     output: str,
     now: str | None,
+    health_checks: IO[str] | None,
 ) -> None:
     """Judge workloads and pods from files, offline, with the operator's own code.
 
@@ -233,7 +313,8 @@ def inspect(
     ]
     wanted = parse_selector(selector) if selector is not None else None
     at = _parse_now(now)
-    found = inspect_objects(objects, selector=wanted, run=run, now=at)
+    config = _read_checks(health_checks) if health_checks else OperatorConfig()
+    found = inspect_objects(objects, selector=wanted, run=run, now=at, config=config)
     if output == "json":
         click.echo(json.dumps({"results": [i.to_dict() for i in found]}, indent=2))
         return
@@ -249,3 +330,28 @@ def inspect(
         console.print(table(f"{where}: {chosen}", inspection.desired.status, at))
         verdict = inspection.desired.verdict
         click.echo(f"verdict: {_VERDICTS[verdict.outcome]}: {verdict.summary}\n")
+
+
+def _read_checks(stream: IO[str]) -> OperatorConfig:
+    """``--health-checks FILE``: an operator configuration file or a list of checks.
+
+    A CommandError (exit 3) names what is wrong, including an expression that does not
+    compile, quoted with the compiler's message.
+    """
+    source = "stdin" if stream.name == "<stdin>" else stream.name
+    text = stream.read()
+    try:
+        data = yaml.safe_load(text)
+    except yaml.YAMLError:
+        raise CommandError(f"{source} is not valid YAML") from None
+    try:
+        if isinstance(data, list):
+            config = OperatorConfig(health_checks=read_health_checks(data, source))
+        else:
+            config = read_config(text, source)
+    except (ConfigError, HealthCheckError) as err:
+        raise CommandError(str(err)) from None
+    problems = compile_problems(config.health_checks)
+    if problems:
+        raise CommandError(problems[0])
+    return config

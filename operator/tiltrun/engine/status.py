@@ -7,8 +7,9 @@ only decision is whether that dict differs from what the API server holds.
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any
 
@@ -19,7 +20,7 @@ from tiltrun.judge.conditions import conditions
 from tiltrun.judge.exit import Outcome, Reason, Verdict, decide
 from tiltrun.judge.healthchecks import DEFAULT as DEFAULT_CHECKS
 from tiltrun.judge.healthchecks import HealthChecks, compile_problems
-from tiltrun.judge.target import Related, judge
+from tiltrun.judge.target import Related, is_workload, judge
 
 Obj = dict[str, Any]
 
@@ -62,8 +63,22 @@ def judge_all(
 
     ``judge_one`` is ``judge`` or a memo of it (the engine's): judge is pure.
     """
-    targets = (judge_one(obj, related, checks) for obj, related in candidates)
-    return tuple(sorted(targets, key=lambda t: t.name))
+    judged = [(obj, judge_one(obj, related, checks)) for obj, related in candidates]
+    return tuple(sorted(_unique_names(judged), key=lambda t: t.name))
+
+
+def _unique_names(judged: list[tuple[Obj, Target]]) -> list[Target]:
+    """Targets whose ``<kind>/<name>`` collides (Cluster API's and CloudNativePG's
+    ``Cluster``) are named ``<kind>.<group>/<name>``, except workloads' (docs/api.md)."""
+    counts = Counter(target.name for _, target in judged)
+    out = []
+    for obj, target in judged:
+        group = str(obj.get("apiVersion") or "").rpartition("/")[0]
+        if counts[target.name] > 1 and group and not is_workload(obj):
+            kind, _, name = target.name.partition("/")
+            target = replace(target, name=f"{kind}.{group}/{name}")
+        out.append(target)
+    return out
 
 
 def desired_status(

@@ -176,3 +176,70 @@ def test_a_terminating_pod_with_an_unquoted_deletion_timestamp_is_terminating() 
     (found,) = inspect_objects(load_objects(text, "pod"), selector=None, run=None, now=NOW)
     (target,) = found.desired.status["targets"]
     assert target["state"]["waiting"]["reason"] == "Terminating"
+
+
+RESOURCES = Path(__file__).parents[2] / "fixtures" / "resources"
+
+
+def _run_cli(*args: str) -> tuple[int, str]:
+    result = CliRunner().invoke(cli, ["inspect", *args, "--now", "2026-05-12T09:30:00Z"])
+    return result.exit_code, result.output
+
+
+def test_custom_resources_are_judged_with_the_library_and_their_pods() -> None:
+    code, out = _run_cli(
+        "-f",
+        str(RESOURCES / "cnpg-cluster-crashloop.yaml"),
+        "-f",
+        str(RESOURCES / "certificate-ready.yaml"),
+        "-o",
+        "json",
+    )
+    assert code == 0
+    (result,) = json.loads(out)["results"]
+    assert result["outcome"] == str(Outcome.FAILED)
+    error = result["status"]["error"]
+    assert error.startswith("cluster/db: pod db-1 container postgres: CrashLoopBackOff")
+    names = [t["name"] for t in result["status"]["targets"]]
+    assert names == ["certificate/web-tls", "cluster/db"]
+
+
+def test_kinds_without_a_check_are_judged_only_when_the_configuration_watches_them(
+    tmp_path: Path,
+) -> None:
+    widget = str(RESOURCES / "kstatus-widget-no-status.yaml")
+    code, out = _run_cli("-f", widget, "-o", "json")
+    assert (code, json.loads(out)["results"]) == (0, [])
+    config = tmp_path / "config.yaml"
+    config.write_text("watch: [example.tilt.dev/v1/widgets]\n")
+    code, out = _run_cli("-f", widget, "--health-checks", str(config), "-o", "json")
+    (result,) = json.loads(out)["results"]
+    (only,) = result["status"]["targets"]
+    assert (
+        only["state"]["waiting"]["reason"] == "no status yet: its controller has not reported on it"
+    )
+
+
+def test_operator_wide_checks_from_a_file(tmp_path: Path) -> None:
+    checks = tmp_path / "checks.yaml"
+    checks.write_text(
+        '- apiVersion: example.tilt.dev\n  kind: Widget\n  current: "self.spec.size == 3"\n'
+    )
+    widget = str(RESOURCES / "kstatus-widget-no-status.yaml")
+    _, out = _run_cli("-f", widget, "--health-checks", str(checks), "-o", "json")
+    (result,) = json.loads(out)["results"]
+    assert result["outcome"] == str(Outcome.SUCCEEDED)
+
+
+def test_a_check_that_does_not_compile_exits_3_quoting_it(tmp_path: Path) -> None:
+    checks = tmp_path / "checks.yaml"
+    checks.write_text(
+        '- apiVersion: example.tilt.dev\n  kind: Widget\n  current: "self.spec.size =="\n'
+    )
+    code, out = _run_cli(
+        "-f", str(RESOURCES / "kstatus-widget-no-status.yaml"), "--health-checks", str(checks)
+    )
+    assert code == 3
+    assert (
+        '[0].current: cannot compile "self.spec.size ==": ERROR: <input>:1:18: Syntax error' in out
+    )

@@ -86,3 +86,14 @@ def test_a_cluster_scoped_object_is_a_candidate_of_every_namespace() -> None:
         first,
         second,
     }
+
+
+def test_targets_of_two_kinds_with_one_name_carry_their_group() -> None:
+    from tiltrun.engine.status import judge_all
+
+    store = Store(custom_kinds=frozenset({"Cluster"}))
+    key = store.put_run(run())
+    store.put("Cluster", {**obj("Cluster", "db", "c1"), "apiVersion": "postgresql.cnpg.io/v1"})
+    store.put("Cluster", {**obj("Cluster", "db", "c2"), "apiVersion": "cluster.x-k8s.io/v1beta1"})
+    names = [t.name for t in judge_all(store.candidates(key))]
+    assert names == ["cluster.cluster.x-k8s.io/db", "cluster.postgresql.cnpg.io/db"]
