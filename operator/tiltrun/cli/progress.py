@@ -137,7 +137,8 @@ def describe_row(r: Row) -> str:
 
 
 def change_lines(before: Obj | None, after: Obj | None, now: datetime) -> list[str]:
-    """A timestamped line for each target that appeared, changed or went away."""
+    """A timestamped line for each target that appeared, changed or went away, and for
+    each new ``status.warnings`` sentence."""
     old = {r.name: r for r in rows(before)}
     new = {r.name: r for r in rows(after)}
     stamp = clock(now)
@@ -147,6 +148,9 @@ def change_lines(before: Obj | None, after: Obj | None, now: datetime) -> list[s
         if r.name not in old or old[r.name].key != r.key
     ]
     lines += [f"{stamp} {name}: no longer selected" for name in old if name not in new]
+    # What the operator cannot see for this run (a kind it cannot watch), said once.
+    seen = set((before or {}).get("warnings") or [])
+    lines += [f"{stamp} warning: {w}" for w in (after or {}).get("warnings") or [] if w not in seen]
     return lines
 
 

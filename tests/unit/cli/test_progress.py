@@ -150,3 +150,13 @@ def test_the_live_table_leaves_the_last_picture_on_screen() -> None:
     last = out.getvalue()[-2000:]
     assert "TiltRun shop in ci-try-1: 4/4 ready, 3s" in last
     assert "job/migrate" in last and "deployment/slow" not in last
+
+
+def test_a_warning_about_an_unwatchable_kind_is_logged_once() -> None:
+    from tiltrun.cli.progress import change_lines
+
+    at = datetime(2026, 5, 12, 9, 30, tzinfo=UTC)
+    sentence = "not watching certificates.cert-manager.io/v1: the cluster does not serve it"
+    first = change_lines({}, {"warnings": [sentence]}, at)
+    assert first == [f"09:30:00Z warning: {sentence}"]
+    assert change_lines({"warnings": [sentence]}, {"warnings": [sentence]}, at) == []
