@@ -255,3 +255,49 @@ def test_a_kind_the_cluster_does_not_serve_is_named_and_the_rest_works(
     )
     assert status(done)["warnings"] == [sentence]
     wait_for(lambda: sentence in watching.log(), what="the sentence in the operator's log")
+
+
+def test_a_kind_the_operator_may_not_read_is_named_and_the_rest_works(
+    cluster: Cluster, crd: str, custom_crds: None, namespace: str, tmp_path: Path
+) -> None:
+    """The operator runs as a ServiceAccount with the namespaced Role of deploy/ and nothing
+    on certificates: it names the kind, in its log and in the run's status, and works on."""
+    import yaml
+
+    from tests.integration.test_deploy import token_kubeconfig
+
+    role = yaml.safe_load((Path(__file__).parents[2] / "deploy/namespaced/role.yaml").read_text())
+    role["metadata"]["namespace"] = namespace
+    binding = {
+        "apiVersion": "rbac.authorization.k8s.io/v1",
+        "kind": "RoleBinding",
+        "metadata": {"name": "tiltrun-operator", "namespace": namespace},
+        "roleRef": {
+            "apiGroup": "rbac.authorization.k8s.io",
+            "kind": "Role",
+            "name": "tiltrun-operator",
+        },
+        "subjects": [{"kind": "ServiceAccount", "name": "operator", "namespace": namespace}],
+    }
+    account = {"apiVersion": "v1", "kind": "ServiceAccount", "metadata": {"name": "operator"}}
+    cluster.apply([account, role, binding], namespace)
+    identity = token_kubeconfig(cluster, namespace, "operator", tmp_path / "sa.yaml")
+    proc = OperatorProcess(identity, [namespace], tmp_path / "operator.log").start(
+        "--watch", "cert-manager.io/v1/certificates"
+    )
+    try:
+        start_run(cluster, namespace, tiltrun("limited"))
+        cluster.apply([deployment("web", "limited"), certificate("web-tls", "limited")], namespace)
+        done = wait_until_done(cluster, namespace, "limited", timeout=90)
+        sentence = (
+            "not watching certificates.cert-manager.io/v1: the operator may not list, watch it "
+            f'in namespace {namespace}; grant it list and watch (docs/install.md, "Watching '
+            'more kinds")'
+        )
+        assert status(done)["warnings"] == [sentence]
+        assert status(done)["error"] == ""
+        # The certificate is not seen, so it is not a target: only the Deployment is.
+        assert [t["name"] for t in status(done)["targets"]] == ["deployment/web"]
+        assert sentence in proc.log()
+    finally:
+        proc.stop()
