@@ -18,8 +18,8 @@ cel-expr-python; to compare, install the others in a scratch virtualenv:
 
 ``--project`` times ``tiltrun.judge.healthchecks.evaluate`` (what the judge does per
 object: bindings, up to three expressions, the reason) for every library check on
-its fixtures. Timings are the best of five rounds, in microseconds of CPU; docs/architecture.md
-("CEL") holds the figures.
+its fixtures. Timings are the best of five rounds, in microseconds of CPU;
+docs/health-checks.md ("The CEL engine") holds the figures.
 """
 
 from __future__ import annotations

@@ -1,7 +1,8 @@
 """CEL, as the health checks use it: compile once, evaluate against an object, never raise.
 
 The engine is ``cel-expr-python``, the Python binding of the C++ CEL implementation
-(cel-cpp) that the CEL project itself publishes; docs/architecture.md ("CEL") compares
+(cel-cpp) that the CEL project itself publishes; docs/health-checks.md ("The CEL
+engine") compares
 it with a pure-Python and a Rust-backed package and gives the figures behind the choice.
 
 The environment declares the variables a health check may use: ``self``, the whole
@@ -47,7 +48,7 @@ class Bound:
     """An object converted once for CEL, so several expressions can read it.
 
     Converting the object is most of an evaluation's cost (about four fifths, see
-    docs/architecture.md, "CEL"); a health check evaluates up to three expressions
+    docs/health-checks.md, "The CEL engine"); a health check evaluates up to three expressions
     against the same object.
     """
 
