@@ -2,8 +2,8 @@
 
 The engine is ``cel-expr-python``, the Python binding of the C++ CEL implementation
 (cel-cpp) that the CEL project itself publishes; docs/health-checks.md ("The CEL
-engine") compares
-it with a pure-Python and a Rust-backed package and gives the figures behind the choice.
+engine") compares it with a pure-Python and a Rust-backed package and gives the figures
+behind the choice.
 
 The environment declares the variables a health check may use: ``self``, the whole
 object, and its top-level fields ``apiVersion``, ``kind``, ``metadata``, ``spec`` and
