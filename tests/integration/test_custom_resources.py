@@ -16,7 +16,7 @@ from typing import Any
 
 import pytest
 
-from tests.conftest import Cluster, OperatorProcess, start_run, tiltrun, wait_for
+from tests.conftest import Cluster, OperatorProcess, tiltrun, wait_for
 from tests.integration.runs import status, target, wait_for_run, wait_until_done
 from tests.integration.workloads import BEHAVIOR, deployment
 
@@ -50,6 +50,20 @@ def watching(
     proc = OperatorProcess(cluster, [namespace], tmp_path / "operator.log").start(*WATCH)
     yield proc
     proc.stop()
+
+
+def start_run(cluster: Cluster, namespace: str, run: dict[str, Any]) -> None:
+    """Create the run and wait until the operator has taken it up.
+
+    Longer than the shared helper allows: an operator watching extra kinds runs
+    discovery and access reviews before it starts, which takes a while on a loaded
+    machine, and every assertion here is about what comes after.
+    """
+    cluster.apply([run], namespace)
+    name = run["metadata"]["name"]
+    wait_for_run(
+        cluster, namespace, name, lambda r: status(r).get("startTime"), what="taken up", timeout=180
+    )
 
 
 def now() -> str:
@@ -301,3 +315,100 @@ def test_a_kind_the_operator_may_not_read_is_named_and_the_rest_works(
         assert sentence in proc.log()
     finally:
         proc.stop()
+
+
+def test_crds_claims_and_load_balancers_are_judged_by_their_built_in_rules(
+    cluster: Cluster, crd: str, namespace: str, tmp_path: Path
+) -> None:
+    """A CRD (cluster-scoped), a claim bound by the real volume controller, and a
+    LoadBalancer whose address the test writes as a load-balancer controller would."""
+    suffix = namespace.rsplit("-", 1)[-1]
+    group = f"g{suffix}.example.tilt.dev"
+    labels = {"tilt.dev/run": f"builtin-{suffix}"}
+    proc = OperatorProcess(cluster, [namespace], tmp_path / "operator.log").start(
+        "--watch",
+        "apiextensions.k8s.io/v1/customresourcedefinitions",
+        "--watch",
+        "v1/persistentvolumeclaims",
+        "--watch",
+        "v1/services",
+    )
+    try:
+        start_run(cluster, namespace, tiltrun(f"builtin-{suffix}"))
+        definition = {
+            "apiVersion": "apiextensions.k8s.io/v1",
+            "kind": "CustomResourceDefinition",
+            "metadata": {"name": f"gizmos.{group}", "labels": labels},
+            "spec": {
+                "group": group,
+                "scope": "Namespaced",
+                "names": {"kind": "Gizmo", "plural": "gizmos", "singular": "gizmo"},
+                "versions": [
+                    {
+                        "name": "v1",
+                        "served": True,
+                        "storage": True,
+                        "schema": {"openAPIV3Schema": {"type": "object"}},
+                    }
+                ],
+            },
+        }
+        volume = {
+            "apiVersion": "v1",
+            "kind": "PersistentVolume",
+            "metadata": {"name": f"data-{suffix}"},
+            "spec": {
+                "capacity": {"storage": "1Gi"},
+                "accessModes": ["ReadWriteOnce"],
+                "storageClassName": f"manual-{suffix}",
+                "hostPath": {"path": f"/tmp/data-{suffix}"},
+            },
+        }
+        claim = {
+            "apiVersion": "v1",
+            "kind": "PersistentVolumeClaim",
+            "metadata": {"name": "data", "labels": labels},
+            "spec": {
+                "accessModes": ["ReadWriteOnce"],
+                "storageClassName": f"manual-{suffix}",
+                "resources": {"requests": {"storage": "1Gi"}},
+            },
+        }
+        edge = {
+            "apiVersion": "v1",
+            "kind": "Service",
+            "metadata": {"name": "edge", "labels": labels},
+            "spec": {"type": "LoadBalancer", "selector": {"app": "edge"}, "ports": [{"port": 443}]},
+        }
+        cluster.apply([definition, volume, claim, edge], namespace)
+        run = f"builtin-{suffix}"
+        wait_for_run(
+            cluster,
+            namespace,
+            run,
+            lambda r: any(
+                t.get("name") == "service/edge"
+                and (t.get("state") or {}).get("waiting", {}).get("reason")
+                == "no load-balancer address yet"
+                for t in status(r).get("targets") or []
+            ),
+            what="the load balancer waits for its address",
+            timeout=120,
+        )
+        patch_status(
+            cluster,
+            namespace,
+            "service/edge",
+            {"loadBalancer": {"ingress": [{"ip": "203.0.113.7"}]}},
+        )
+        done = wait_until_done(cluster, namespace, run, timeout=90)
+        assert status(done)["error"] == ""
+        assert [t["name"] for t in status(done)["targets"]] == [
+            f"customresourcedefinition/gizmos.{group}",
+            "persistentvolumeclaim/data",
+            "service/edge",
+        ]
+    finally:
+        proc.stop()
+        cluster.kubectl("delete", "crd", f"gizmos.{group}", "--wait=false", check=False)
+        cluster.kubectl("delete", "pv", f"data-{suffix}", "--wait=false", check=False)
