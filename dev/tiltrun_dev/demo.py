@@ -28,14 +28,15 @@ import click
 import yaml
 from kubernetes.client.exceptions import ApiException
 
+from tiltrun.cli import kube as cluster
 from tiltrun.cli.kube import (
     CONNECTION_ERRORS,
+    ApiKind,
     CommandError,
     Kube,
     api_message,
     connect,
     unreachable,
-    watch_events,
 )
 from tiltrun_dev.devcluster.cluster import DevCluster
 from tiltrun_dev.devcluster.errors import DevClusterError
@@ -44,19 +45,20 @@ Obj = dict[str, Any]
 
 #: Where crds/ and examples/ are, when running from a checkout (``pip install -e``).
 REPO = Path(__file__).resolve().parents[2]
-#: REST collection paths of the kinds the examples use.
-COLLECTIONS = {
-    ("apps/v1", "Deployment"): "/apis/apps/v1/namespaces/{ns}/deployments",
-    ("apps/v1", "StatefulSet"): "/apis/apps/v1/namespaces/{ns}/statefulsets",
-    ("apps/v1", "DaemonSet"): "/apis/apps/v1/namespaces/{ns}/daemonsets",
-    ("batch/v1", "Job"): "/apis/batch/v1/namespaces/{ns}/jobs",
-    ("v1", "Service"): "/api/v1/namespaces/{ns}/services",
-    ("v1", "ConfigMap"): "/api/v1/namespaces/{ns}/configmaps",
-    ("v1", "Pod"): "/api/v1/namespaces/{ns}/pods",
-    ("apiextensions.k8s.io/v1", "CustomResourceDefinition"): (
-        "/apis/apiextensions.k8s.io/v1/customresourcedefinitions"
-    ),
+#: The kinds the examples use, by (apiVersion, kind).
+KINDS = {
+    ("apps/v1", "Deployment"): ApiKind("apps", "v1", "deployments", "Deployment"),
+    ("apps/v1", "StatefulSet"): ApiKind("apps", "v1", "statefulsets", "StatefulSet"),
+    ("apps/v1", "DaemonSet"): ApiKind("apps", "v1", "daemonsets", "DaemonSet"),
+    ("batch/v1", "Job"): ApiKind("batch", "v1", "jobs", "Job"),
+    ("v1", "Service"): ApiKind("", "v1", "services", "Service"),
+    ("v1", "ConfigMap"): ApiKind("", "v1", "configmaps", "ConfigMap"),
+    ("v1", "Pod"): ApiKind("", "v1", "pods", "Pod"),
 }
+CRD = ApiKind(
+    "apiextensions.k8s.io", "v1", "customresourcedefinitions", "CustomResourceDefinition", False
+)
+NAMESPACE = ApiKind("", "v1", "namespaces", "Namespace", namespaced=False)
 FIELD_MANAGER = "tiltrun-demo"
 
 
@@ -76,26 +78,18 @@ def documents(path: Path) -> list[Obj]:
 
 
 def apply(kube: Kube, obj: Obj, namespace: str | None = None) -> None:
-    """Server-side apply one object (the examples' kinds only)."""
-    template = COLLECTIONS.get((str(obj.get("apiVersion")), str(obj.get("kind"))))
-    if template is None:
+    """Server-side apply one object (the examples' kinds and the CRD only)."""
+    key = (str(obj.get("apiVersion")), str(obj.get("kind")))
+    kind = CRD if key == ("apiextensions.k8s.io/v1", "CustomResourceDefinition") else KINDS.get(key)
+    if kind is None:
         raise CommandError(f"the demo cannot apply kind {obj.get('kind')}")
-    path = f"{template.format(ns=namespace)}/{obj['metadata']['name']}"
     body = (
         obj
         if namespace is None
         else {**obj, "metadata": {**obj["metadata"], "namespace": namespace}}
     )
-    try:
-        kube.request(
-            "PATCH",
-            path,
-            query={"fieldManager": FIELD_MANAGER, "force": "true"},
-            body=body,
-            content_type="application/apply-patch+yaml",
-        )
-    except ApiException as err:
-        raise CommandError(f"cannot apply {obj['kind']} {path}: {api_message(err)}") from None
+    with cluster.one_sentence(kube, f"cannot apply {obj['kind']} {obj['metadata']['name']}"):
+        cluster.apply(kube, kind, body, field_manager=FIELD_MANAGER)
 
 
 def install_crd(kube: Kube) -> None:
@@ -103,10 +97,10 @@ def install_crd(kube: Kube) -> None:
     for crd in documents(REPO / "crds"):
         apply(kube, crd)
     name = "tiltruns.tilt.dev"
-    path = COLLECTIONS[("apiextensions.k8s.io/v1", "CustomResourceDefinition")]
-    query = {"fieldSelector": f"metadata.name={name}"}
-    for event in watch_events(kube, path, query, seconds=30):
-        conditions = ((event.get("object") or {}).get("status") or {}).get("conditions") or []
+    for _, obj in cluster.watch(
+        kube, CRD, None, field_selector=f"metadata.name={name}", seconds=30
+    ):
+        conditions = (obj.get("status") or {}).get("conditions") or []
         if any(c.get("type") == "Established" and c.get("status") == "True" for c in conditions):
             return
     raise CommandError(f"the CRD {name} was not Established within 30s")
@@ -114,12 +108,12 @@ def install_crd(kube: Kube) -> None:
 
 def create_namespace(kube: Kube, name: str) -> None:
     body = {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": name}}
-    kube.request("POST", "/api/v1/namespaces", body=body)
+    cluster.apply(kube, NAMESPACE, body, field_manager=FIELD_MANAGER)
 
 
 def delete_namespace(kube: Kube, name: str) -> None:
     try:
-        kube.request("DELETE", f"/api/v1/namespaces/{name}")
+        cluster.delete(kube, NAMESPACE, None, name)
     except (ApiException, *CONNECTION_ERRORS) as err:
         click.echo(f"could not delete namespace {name}: {err}", err=True)
 

@@ -25,7 +25,7 @@ import yaml
 
 from tests.conftest import FIXTURES, REPO, Cluster, OperatorProcess, start_run, tiltrun, wait_for
 from tests.integration.workloads import deployment, job
-from tiltrun.cli.kube import connect, runs_path, watch_events
+from tiltrun.cli.kube import TILTRUNS, connect, watch
 
 pytestmark = pytest.mark.cluster
 
@@ -302,15 +302,15 @@ def test_the_command_exits_promptly_once_the_run_is_done(
     kube = connect(cluster.kubeconfig, None)
     done_at: list[float] = []
 
-    def watch() -> None:
-        for event in watch_events(
-            kube, runs_path(namespace), {"fieldSelector": "metadata.name=quick"}, 60
+    def follow() -> None:
+        for _, run in watch(
+            kube, TILTRUNS, namespace, field_selector="metadata.name=quick", seconds=60
         ):
-            if (event.get("object", {}).get("status") or {}).get("done"):
+            if (run.get("status") or {}).get("done"):
                 done_at.append(time.monotonic())
                 return
 
-    watcher = threading.Thread(target=watch, daemon=True)
+    watcher = threading.Thread(target=follow, daemon=True)
     watcher.start()
     proc = start_cli(cluster, "ci", "quick", "-n", namespace)
     assert proc.stdout is not None

@@ -10,17 +10,18 @@ server's reason.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from typing import Any
-from urllib.parse import quote
 
 from kubernetes.client.exceptions import ApiException
 
 from tiltrun.api.model import parse_time
-from tiltrun.cli.kube import CONNECTION_ERRORS, Kube, api_message, unreachable
+from tiltrun.cli import kube as cluster
+from tiltrun.cli.kube import CONNECTION_ERRORS, ApiKind, Kube, api_message, unreachable
 from tiltrun.cli.progress import clock, describe_row, rows, unsatisfied
 
 Obj = dict[str, Any]
@@ -250,14 +251,18 @@ _KINDS = {
     "job": "Job",
     "pod": "Pod",
 }
-#: REST paths of the kinds a target can be.
-_PATHS = {
-    "deployment": "/apis/apps/v1/namespaces/{ns}/deployments",
-    "statefulset": "/apis/apps/v1/namespaces/{ns}/statefulsets",
-    "daemonset": "/apis/apps/v1/namespaces/{ns}/daemonsets",
-    "job": "/apis/batch/v1/namespaces/{ns}/jobs",
-    "pod": "/api/v1/namespaces/{ns}/pods",
+#: Where the kinds a diagnosis reads live in the API.
+_RESOURCES = {
+    "deployment": ApiKind("apps", "v1", "deployments", "Deployment"),
+    "statefulset": ApiKind("apps", "v1", "statefulsets", "StatefulSet"),
+    "daemonset": ApiKind("apps", "v1", "daemonsets", "DaemonSet"),
+    "replicaset": ApiKind("apps", "v1", "replicasets", "ReplicaSet"),
+    "job": ApiKind("batch", "v1", "jobs", "Job"),
+    "pod": ApiKind("", "v1", "pods", "Pod"),
+    "event": ApiKind("", "v1", "events", "Event"),
 }
+#: The kinds a target can be.
+_TARGETS = ("deployment", "statefulset", "daemonset", "job", "pod")
 
 
 class _Reader:
@@ -267,66 +272,83 @@ class _Reader:
         self._kube = kube
         self._namespace = namespace
 
-    def _path(self, kind: str) -> str:
-        return _PATHS[kind].format(ns=quote(self._namespace))
-
-    def _get(self, path: str, **query: str) -> tuple[Obj, str]:
-        """The JSON at ``path``, or ``{}`` and why it could not be read."""
+    @contextmanager
+    def _failing(self, why: list[str]) -> Iterator[None]:
+        """Turn a failed read into the one sentence ``why`` holds afterwards."""
         try:
-            return self._kube.request("GET", path, query=query, timeout=DIAGNOSIS_TIMEOUT), ""
+            yield
         except ApiException as err:
-            return {}, api_message(err)
+            why.append(api_message(err))
         except (*CONNECTION_ERRORS, ValueError) as err:
-            return {}, unreachable(self._kube.server, err)
+            why.append(unreachable(self._kube.server, err))
+
+    def _get(self, kind: str, name: str) -> tuple[Obj, str]:
+        """One object, or ``{}`` and why it could not be read."""
+        why: list[str] = []
+        with self._failing(why):
+            found = cluster.read(
+                self._kube, _RESOURCES[kind], self._namespace, name, timeout=DIAGNOSIS_TIMEOUT
+            )
+            return found, ""
+        return {}, why[0]
+
+    def _list(self, kind: str, **selectors: str) -> tuple[list[Obj], str]:
+        """The objects of a kind in the namespace, or ``[]`` and why they could not be read."""
+        why: list[str] = []
+        with self._failing(why):
+            found = cluster.list_objects(
+                self._kube,
+                _RESOURCES[kind],
+                self._namespace,
+                timeout=DIAGNOSIS_TIMEOUT,
+                **selectors,
+            )
+            return found, ""
+        return [], why[0]
 
     def warning_events(self) -> list[Obj]:
-        path = f"/api/v1/namespaces/{quote(self._namespace)}/events"
-        found, _ = self._get(path, fieldSelector="type=Warning")
-        return list(found.get("items") or [])
+        found, _ = self._list("event", field_selector="type=Warning")
+        return found
 
     def pods_of(self, kind: str, name: str) -> tuple[list[Obj], list[str], str]:
         """The target's pods and (for a Deployment) ReplicaSet names; a note on failure."""
-        if kind not in _PATHS:
+        if kind not in _TARGETS:
             return [], [], f"kind {kind!r} is not one tiltrun judges"
-        workload, problem = self._get(f"{self._path(kind)}/{quote(name)}")
+        workload, problem = self._get(kind, name)
         if problem:
             return [], [], f"cannot read {kind}/{name}: {problem}"
         if kind == "pod":
             return [workload], [], ""
         selector = label_selector((workload.get("spec") or {}).get("selector") or {})
-        listed, problem = self._get(self._path("pod"), labelSelector=selector)
+        listed, problem = self._list("pod", label_selector=selector)
         replicasets = self._replicasets(workload, selector) if kind == "deployment" else {}
         owners = {_uid(workload)} | set(replicasets)
-        pods = [p for p in listed.get("items") or [] if _controller(p) in owners]
+        pods = [p for p in listed if _controller(p) in owners]
         return pods, list(replicasets.values()), f"cannot list pods: {problem}" if problem else ""
 
     def _replicasets(self, deployment: Obj, selector: str) -> dict[str, str]:
         """uid → name of the ReplicaSets a Deployment controls."""
-        path = f"/apis/apps/v1/namespaces/{quote(self._namespace)}/replicasets"
-        listed, _ = self._get(path, labelSelector=selector)
-        return {
-            _uid(rs): _name(rs)
-            for rs in listed.get("items") or []
-            if _controller(rs) == _uid(deployment)
-        }
+        listed, _ = self._list("replicaset", label_selector=selector)
+        return {_uid(rs): _name(rs) for rs in listed if _controller(rs) == _uid(deployment)}
 
     def logs(
         self, pod: str, container: str, previous: bool, lines: int
     ) -> tuple[tuple[str, ...] | None, str]:
         """The log's last ``lines`` lines, or ``None`` and why there are none."""
-        query = {"tailLines": str(lines), "previous": "true" if previous else "false"}
-        if container:
-            query["container"] = container
-        try:
-            text = self._kube.text(
-                f"{self._path('pod')}/{quote(pod)}/log", query=query, timeout=DIAGNOSIS_TIMEOUT
+        why: list[str] = []
+        with self._failing(why):
+            text = cluster.pod_log(
+                self._kube,
+                self._namespace,
+                pod,
+                container=container,
+                previous=previous,
+                tail_lines=lines,
+                timeout=DIAGNOSIS_TIMEOUT,
             )
-        except ApiException as err:
-            return None, f"no logs available ({api_message(err)})"
-        except CONNECTION_ERRORS as err:
-            return None, f"no logs available ({unreachable(self._kube.server, err)})"
-        found = tuple(_printable(line) for line in text.splitlines())
-        return (found, "") if found else (None, "no logs available (the log is empty)")
+            found = tuple(_printable(line) for line in text.splitlines())
+            return (found, "") if found else (None, "no logs available (the log is empty)")
+        return None, f"no logs available ({why[0]})"
 
 
 def label_selector(selector: Mapping[str, Any]) -> str:

@@ -1,13 +1,24 @@
-"""The CLI's way into the cluster: one client, plain REST calls, errors in one sentence.
+"""The CLI's way into the cluster: the official Kubernetes client, its errors in one sentence.
 
-Whatever keeps a command from doing its job (no kubeconfig, cluster unreachable, CRD
-missing, TiltRun missing, a TiltRun the API server refuses) becomes a ``CommandError``:
-one sentence on stderr and exit code 3, never a traceback.
+Every request goes through the official client's dynamic client (``kubernetes.dynamic``:
+discovery, then reads, lists, server-side applies, deletes and the ``pods/log``
+subresource of any kind by its API group, version and Kind) and its ``Watch``. This
+module adds only what the commands need on top of it:
 
-Requests go through the official client's ``ApiClient`` (so kubeconfig auth, TLS and
-proxies work as everywhere else) but by path, not through the generated ``CoreV1Api``
-and friends: importing those takes one to two seconds each, which would stand between
-``status.done`` and the command's exit.
+- a client built as kubectl builds one (``--kubeconfig``, ``--context``, ``$KUBECONFIG``,
+  in-cluster), with the context's namespace;
+- objects as the plain JSON the server sent, never the client's wrapper classes;
+- whatever keeps a command from doing its job (no kubeconfig, cluster unreachable, CRD
+  missing, TiltRun missing, a TiltRun the API server refuses) as a ``CommandError``: one
+  sentence on stderr and exit code 3, never a traceback.
+
+Why the dynamic client rather than the generated ``CoreV1Api`` and ``CustomObjectsApi``:
+importing ``CoreV1Api`` (pods, events, logs: what a diagnosis reads) costs 1.7 s of CPU,
+more than the rest of the command together, and the generated custom-object methods lose
+the answer of a server-side apply that creates (they know only ``200``, not ``201``). The
+dynamic client costs 0.1 s to import and three discovery requests per command (kept in
+memory: a command runs once per pipeline, and a cache file would be shared by concurrent
+runs). docs/architecture.md has the figures.
 """
 
 from __future__ import annotations
@@ -16,19 +27,24 @@ import json
 import os
 import queue
 import ssl
+import tempfile
 import threading
 import time
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
+from functools import cached_property
 from pathlib import Path
-from typing import Any
-from urllib.parse import quote
+from typing import Any, Protocol
 
 import click
 import urllib3
 from kubernetes import client, config
 from kubernetes.client.exceptions import ApiException
-from kubernetes.watch.watch import iter_resp_lines
+from kubernetes.dynamic import DynamicClient
+from kubernetes.dynamic.discovery import LazyDiscoverer
+from kubernetes.dynamic.exceptions import ResourceNotFoundError
+from kubernetes.watch import Watch
 
 from tiltrun.api.model import GROUP, KIND, PLURAL, VERSION
 
@@ -38,6 +54,8 @@ Obj = dict[str, Any]
 EXIT_UNUSABLE = 3
 #: Field manager of ``tiltrun ci -f`` in ``metadata.managedFields``.
 FIELD_MANAGER = "tiltrun-ci"
+#: The content type of a server-side apply request.
+APPLY_PATCH = "application/apply-patch+yaml"
 #: (connect, read) seconds for ordinary requests: an unreachable cluster fails fast.
 REQUEST_TIMEOUT = (5.0, 30.0)
 #: A watch request ends after this long on the server side; it is then resumed.
@@ -80,6 +98,55 @@ class _BadUsage(click.UsageError):
         super().__init__(err.format_message(), err.ctx)
 
 
+class Resource(Protocol):
+    """Where a kind lives in the API: what the kind registry's entries say."""
+
+    @property
+    def group(self) -> str: ...
+    @property
+    def version(self) -> str: ...
+    @property
+    def plural(self) -> str: ...
+    @property
+    def kind(self) -> str: ...
+    @property
+    def namespaced(self) -> bool: ...
+
+
+@dataclass(frozen=True)
+class ApiKind:
+    """A ``Resource`` given by hand."""
+
+    group: str
+    version: str
+    plural: str
+    kind: str
+    namespaced: bool = True
+
+
+TILTRUNS: Resource = ApiKind(GROUP, VERSION, PLURAL, KIND)
+
+
+class MissingKind(Exception):
+    """The API server does not serve this kind (its CRD is not installed)."""
+
+    def __init__(self, kind: Resource) -> None:
+        super().__init__(f"{kind.plural} of {api_version(kind)}")
+        self.kind = kind
+
+
+def api_version(kind: Resource) -> str:
+    """``apps/v1``; ``v1`` for the core group."""
+    return f"{kind.group}/{kind.version}" if kind.group else kind.version
+
+
+class _Discovery(LazyDiscoverer):
+    """The dynamic client's discovery, kept in memory only (never written to a file)."""
+
+    def _write_cache(self) -> None:
+        pass
+
+
 @dataclass(frozen=True)
 class Kube:
     """A client for one cluster, and the namespace to use when none is given."""
@@ -90,50 +157,20 @@ class Kube:
     context: str | None = None
     kubeconfig: str | None = None
 
-    def open(
-        self,
-        method: str,
-        path: str,
-        *,
-        query: dict[str, str] | None = None,
-        body: Obj | None = None,
-        content_type: str = "application/json",
-        timeout: tuple[float, float] = REQUEST_TIMEOUT,
-    ) -> Any:
-        """Send a request; the urllib3 response, unread. Raises ApiException on non-2xx."""
-        headers = {"Accept": "application/json, */*", "Content-Type": content_type}
-        method, url, headers, _, _ = self.api.param_serialize(
-            method=method,
-            resource_path=path,
-            query_params=list((query or {}).items()),
-            header_params=headers,
-            auth_settings=["BearerToken"],
+    @cached_property
+    def dynamic(self) -> Any:
+        """The official dynamic client; discovery happens on first use."""
+        nowhere = Path(tempfile.gettempdir()) / f"tiltrun-discovery-{os.getpid()}-unused"
+        return DynamicClient(  # type: ignore[no-untyped-call]
+            self.api, cache_file=str(nowhere), discoverer=_Discovery
         )
-        # The client serialises a dict body as JSON, which is also valid for apply (YAML).
-        response = self.api.call_api(
-            method, url, header_params=headers, body=body, _request_timeout=timeout
-        )
-        if not 200 <= response.status <= 299:
-            response.read()  # type: ignore[no-untyped-call]
-            raise ApiException(http_resp=response)
-        return response.response
 
-    def request(self, method: str, path: str, **kwargs: Any) -> Obj:
-        """Send a request and return the JSON answer."""
-        response = self.open(method, path, **kwargs)
+    def resource(self, kind: Resource) -> Any:
+        """The dynamic client's handle on ``kind``; MissingKind when it is not served."""
         try:
-            data = json.loads(response.data or b"{}")
-        finally:
-            response.release_conn()
-        return data if isinstance(data, dict) else {}
-
-    def text(self, path: str, *, query: dict[str, str], timeout: tuple[float, float]) -> str:
-        """GET a plain-text answer (a pod log)."""
-        response = self.open("GET", path, query=query, timeout=timeout)
-        try:
-            return bytes(response.data or b"").decode("utf-8", "replace")
-        finally:
-            response.release_conn()
+            return self.dynamic.resources.get(api_version=api_version(kind), kind=kind.kind)
+        except ResourceNotFoundError:
+            raise MissingKind(kind) from None
 
 
 def connect(kubeconfig: str | None, context: str | None) -> Kube:
@@ -204,8 +241,10 @@ def _first_line(text: str) -> str:
     return next((line.strip() for line in text.splitlines() if line.strip()), text.strip())
 
 
-def _is_missing_resource(err: ApiException) -> bool:
-    """A 404 for the resource type itself (CRD not installed), not for one object."""
+def is_missing_resource(err: ApiException) -> bool:
+    """A 404 for the resource type itself (its CRD not installed), not for one object."""
+    if err.status != 404:
+        return False
     try:
         body = json.loads(err.body or "")
     except ValueError:
@@ -220,29 +259,190 @@ def _crd_missing() -> CommandError:
     )
 
 
+@contextmanager
+def one_sentence(kube: Kube, doing: str) -> Iterator[None]:
+    """Turn a failed request into a CommandError: ``"<doing>: <the server's words>"``.
+
+    A missing TiltRun CRD and an unreachable cluster get their own sentences.
+    """
+    try:
+        yield
+    except MissingKind as missing:
+        if missing.kind.kind == KIND and missing.kind.group == GROUP:
+            raise _crd_missing() from None
+        raise CommandError(f"{doing}: the API server does not serve {missing}") from None
+    except ApiException as err:
+        if is_missing_resource(err):
+            raise _crd_missing() from None
+        raise CommandError(f"{doing}: {api_message(err)}") from None
+    except CONNECTION_ERRORS as err:
+        raise CommandError(unreachable(kube.server, err)) from None
+
+
+# -- any kind ------------------------------------------------------------------------------
+#
+# Answers are read raw (``serialize=False``) and decoded here: plain dicts, and every
+# success status is an answer.
+
+
+def _raw(response: Any) -> Obj:
+    """The JSON object of a raw response."""
+    try:
+        data = json.loads(response.data or b"{}")
+    finally:
+        response.release_conn()
+    return data if isinstance(data, dict) else {}
+
+
+def _scope(kind: Resource, namespace: str | None) -> str | None:
+    return namespace if kind.namespaced else None
+
+
+def read(
+    kube: Kube,
+    kind: Resource,
+    namespace: str | None,
+    name: str,
+    *,
+    timeout: tuple[float, float] = REQUEST_TIMEOUT,
+) -> Obj:
+    """One object. Raises ApiException (404 when it does not exist), MissingKind, or a
+    connection error."""
+    found = kube.resource(kind).get(
+        name=name, namespace=_scope(kind, namespace), serialize=False, _request_timeout=timeout
+    )
+    return _raw(found)
+
+
+def list_objects(
+    kube: Kube,
+    kind: Resource,
+    namespace: str | None,
+    *,
+    label_selector: str | None = None,
+    field_selector: str | None = None,
+    timeout: tuple[float, float] = REQUEST_TIMEOUT,
+) -> list[Obj]:
+    """The objects of ``kind`` in ``namespace`` (every namespace when ``None``)."""
+    listed = _raw(
+        kube.resource(kind).get(
+            namespace=_scope(kind, namespace),
+            label_selector=label_selector,
+            field_selector=field_selector,
+            serialize=False,
+            _request_timeout=timeout,
+        )
+    )
+    return [item for item in listed.get("items") or [] if isinstance(item, dict)]
+
+
+def apply(kube: Kube, kind: Resource, obj: Obj, *, field_manager: str) -> Obj:
+    """Server-side apply ``obj`` (its ``metadata.namespace`` decides where), forcing conflicts.
+
+    One request, accepted whole or not at all; the object as stored.
+    """
+    namespace = (obj.get("metadata") or {}).get("namespace")
+    applied = kube.resource(kind).server_side_apply(
+        body=obj,
+        namespace=_scope(kind, namespace),
+        field_manager=field_manager,
+        force_conflicts=True,
+        serialize=False,
+        _request_timeout=REQUEST_TIMEOUT,
+    )
+    return _raw(applied)
+
+
+def delete(kube: Kube, kind: Resource, namespace: str | None, name: str) -> None:
+    """Delete one object; a 404 raises ApiException like any other refusal."""
+    _raw(
+        kube.resource(kind).delete(
+            name=name,
+            namespace=_scope(kind, namespace),
+            serialize=False,
+            _request_timeout=REQUEST_TIMEOUT,
+        )
+    )
+
+
+def watch(
+    kube: Kube,
+    kind: Resource,
+    namespace: str | None,
+    *,
+    resource_version: str | None = None,
+    field_selector: str | None = None,
+    label_selector: str | None = None,
+    seconds: int = WATCH_SECONDS,
+) -> Iterator[tuple[str, Obj]]:
+    """The events of one watch request, ``(type, object)``, as they arrive.
+
+    Through the client's ``Watch``, with bookmarks; the server ends the request after
+    ``seconds`` and the iterator with it (the caller resumes from the last
+    ``metadata.resourceVersion`` it saw, bookmarks included). An ``ERROR`` event raises
+    ApiException: 410 when ``resource_version`` is too old.
+    """
+    stream = Watch().stream(  # type: ignore[no-untyped-call]
+        kube.resource(kind).get,
+        namespace=_scope(kind, namespace),
+        field_selector=field_selector,
+        label_selector=label_selector,
+        resource_version=resource_version,
+        allow_watch_bookmarks=True,
+        timeout_seconds=seconds,
+        serialize=False,
+        _request_timeout=(REQUEST_TIMEOUT[0], float(seconds + 30)),
+    )
+    for event in stream:
+        obj = event.get("raw_object")
+        yield str(event.get("type")), obj if isinstance(obj, dict) else {}
+
+
+POD: Resource = ApiKind("", "v1", "pods", "Pod")
+
+
+def pod_log(
+    kube: Kube,
+    namespace: str,
+    pod: str,
+    *,
+    container: str | None,
+    previous: bool,
+    tail_lines: int,
+    timeout: tuple[float, float] = REQUEST_TIMEOUT,
+) -> str:
+    """The last ``tail_lines`` lines of a container's log (the previous container's).
+
+    The ``pods/log`` subresource, which ``CoreV1Api.read_namespaced_pod_log`` also reads.
+    """
+    query: list[tuple[str, Any]] = [("tailLines", tail_lines), ("previous", previous)]
+    if container:
+        query.append(("container", container))
+    response = kube.resource(POD).log.get(
+        name=pod,
+        namespace=namespace,
+        query_params=query,
+        serialize=False,
+        _request_timeout=timeout,
+    )
+    try:
+        return bytes(response.data or b"").decode("utf-8", "replace")
+    finally:
+        response.release_conn()
+
+
 # -- TiltRuns ------------------------------------------------------------------------------
-
-
-def runs_path(namespace: str, name: str = "") -> str:
-    """The REST path of a namespace's TiltRuns, or of one of them."""
-    base = f"/apis/{GROUP}/{VERSION}/namespaces/{quote(namespace)}/{PLURAL}"
-    return f"{base}/{quote(name)}" if name else base
 
 
 def find_run(kube: Kube, namespace: str, name: str) -> Obj | None:
     """The TiltRun, or ``None`` when it does not exist (its CRD must)."""
-    try:
-        return kube.request("GET", runs_path(namespace, name))
-    except ApiException as err:
-        if err.status == 404 and _is_missing_resource(err):
-            raise _crd_missing() from None
-        if err.status == 404:
-            return None
-        raise CommandError(
-            f"cannot read TiltRun {name} in namespace {namespace}: {api_message(err)}"
-        ) from None
-    except CONNECTION_ERRORS as err:
-        raise CommandError(unreachable(kube.server, err)) from None
+    with one_sentence(kube, f"cannot read TiltRun {name} in namespace {namespace}"):
+        try:
+            return read(kube, TILTRUNS, namespace, name)
+        except ApiException as err:
+            if err.status == 404 and not is_missing_resource(err):
+                return None
+            raise
 
 
 def require_run(kube: Kube, namespace: str, name: str) -> Obj:
@@ -258,36 +458,18 @@ def apply_run(kube: Kube, namespace: str, manifest: Obj) -> Obj:
     name = str(manifest["metadata"]["name"])
     body = {**manifest, "metadata": {**manifest["metadata"], "namespace": namespace}}
     body.pop("status", None)  # the operator owns status; apply would ignore it anyway
-    try:
-        return kube.request(
-            "PATCH",
-            runs_path(namespace, name),
-            query={"fieldManager": FIELD_MANAGER, "force": "true"},
-            body=body,
-            content_type="application/apply-patch+yaml",
-        )
-    except ApiException as err:
-        if err.status == 404 and _is_missing_resource(err):
-            raise _crd_missing() from None
-        raise CommandError(f"the API server rejected TiltRun {name}: {api_message(err)}") from None
-    except CONNECTION_ERRORS as err:
-        raise CommandError(unreachable(kube.server, err)) from None
+    with one_sentence(kube, f"the API server rejected TiltRun {name}"):
+        return apply(kube, TILTRUNS, body, field_manager=FIELD_MANAGER)
 
 
 def delete_run(kube: Kube, namespace: str, name: str) -> None:
     """Delete the TiltRun if it exists (it carries no finalizers, so it goes at once)."""
-    try:
-        kube.request("DELETE", runs_path(namespace, name))
-    except ApiException as err:
-        if err.status == 404 and _is_missing_resource(err):
-            raise _crd_missing() from None
-        if err.status == 404:
-            return
-        raise CommandError(
-            f"cannot delete TiltRun {name} in namespace {namespace}: {api_message(err)}"
-        ) from None
-    except CONNECTION_ERRORS as err:
-        raise CommandError(unreachable(kube.server, err)) from None
+    with one_sentence(kube, f"cannot delete TiltRun {name} in namespace {namespace}"):
+        try:
+            delete(kube, TILTRUNS, namespace, name)
+        except ApiException as err:
+            if err.status != 404 or is_missing_resource(err):
+                raise
 
 
 def is_tiltrun(obj: object) -> bool:
@@ -299,7 +481,7 @@ def is_tiltrun(obj: object) -> bool:
     )
 
 
-# -- watching ------------------------------------------------------------------------------
+# -- following one TiltRun ---------------------------------------------------------------
 
 
 @dataclass(frozen=True)
@@ -318,15 +500,16 @@ class RunEvent:
 def watch_run(
     kube: Kube, namespace: str, name: str, resource_version: str
 ) -> queue.Queue[RunEvent]:
-    """Watch one TiltRun from ``resource_version`` in a daemon thread; events go on a queue.
+    """Follow one TiltRun from ``resource_version`` in a daemon thread; events go on a queue.
 
-    The watch resumes from the last resourceVersion when the server ends it, starts over
-    from a fresh read when that version has expired (410 Gone), and keeps retrying with
-    a notice when the connection drops, so a blip does not end a CI job.
+    Each watch request resumes from the last resourceVersion seen (bookmarks included);
+    when that version has expired (410 Gone) the run is read again and followed from
+    there; when the connection drops, a notice says so and the watch is retried with
+    backoff, so a blip does not end a CI job.
     """
     events: queue.Queue[RunEvent] = queue.Queue()
     thread = threading.Thread(
-        target=_watch_loop,
+        target=_follow,
         args=(kube, namespace, name, resource_version, events),
         name=f"watch-{name}",
         daemon=True,
@@ -335,25 +518,33 @@ def watch_run(
     return events
 
 
-def _watch_loop(
+def _follow(
     kube: Kube, namespace: str, name: str, version: str, events: queue.Queue[RunEvent]
 ) -> None:
     backoff = 0.5
+    selector = f"metadata.name={name}"
     while True:
         try:
-            version = _stream(kube, namespace, name, version, events)
-            backoff = 0.5
-            continue
-        except _Expired:
-            try:
-                run = require_run(kube, namespace, name)
-            except CommandError as problem:
-                events.put(RunEvent("fatal", text=problem.message))
-                return
-            events.put(RunEvent("changed", run))
-            version = str(run["metadata"]["resourceVersion"])
-            continue
+            for change, obj in watch(
+                kube, TILTRUNS, namespace, resource_version=version, field_selector=selector
+            ):
+                version = str((obj.get("metadata") or {}).get("resourceVersion") or version)
+                if change in ("ADDED", "MODIFIED"):
+                    events.put(RunEvent("changed", obj))
+                elif change == "DELETED":
+                    events.put(RunEvent("deleted", obj))
+                backoff = 0.5
+            continue  # the server ended the request: resume
         except ApiException as err:
+            if err.status == 410:
+                try:
+                    run = require_run(kube, namespace, name)
+                except CommandError as problem:
+                    events.put(RunEvent("fatal", text=problem.message))
+                    return
+                events.put(RunEvent("changed", run))
+                version = str(run["metadata"]["resourceVersion"])
+                continue
             if err.status in (401, 403, 404):
                 message = f"cannot watch TiltRun {name}: {api_message(err)}"
                 events.put(RunEvent("fatal", text=message))
@@ -363,44 +554,3 @@ def _watch_loop(
             events.put(RunEvent("notice", text=unreachable(kube.server, err) + "; retrying"))
         time.sleep(backoff)
         backoff = min(backoff * 2, 5.0)
-
-
-class _Expired(Exception):
-    """The resourceVersion we watch from is too old (410 Gone)."""
-
-
-def watch_events(kube: Kube, path: str, query: dict[str, str], seconds: int) -> Iterator[Obj]:
-    """The events of one watch request on the collection at ``path``, as they arrive."""
-    query = {**query, "watch": "true", "timeoutSeconds": str(seconds)}
-    response = kube.open("GET", path, query=query, timeout=(REQUEST_TIMEOUT[0], seconds + 30))
-    try:
-        for line in iter_resp_lines(response):  # type: ignore[no-untyped-call]
-            if line.strip():
-                event = json.loads(line)
-                if isinstance(event, dict):
-                    yield event
-    finally:
-        response.release_conn()
-
-
-def _stream(
-    kube: Kube, namespace: str, name: str, version: str, events: queue.Queue[RunEvent]
-) -> str:
-    """One watch request; returns the resourceVersion to resume from."""
-    query = {
-        "fieldSelector": f"metadata.name={name}",
-        "resourceVersion": version,
-        "allowWatchBookmarks": "true",
-    }
-    for event in watch_events(kube, runs_path(namespace), query, WATCH_SECONDS):
-        kind, obj = event.get("type"), event.get("object") or {}
-        if kind == "ERROR":
-            if obj.get("code") == 410:
-                raise _Expired()
-            raise ApiException(status=obj.get("code"), reason=obj.get("message"))
-        version = str((obj.get("metadata") or {}).get("resourceVersion") or version)
-        if kind in ("ADDED", "MODIFIED"):
-            events.put(RunEvent("changed", obj))
-        elif kind == "DELETED":
-            events.put(RunEvent("deleted", obj))
-    return version

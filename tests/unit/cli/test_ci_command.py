@@ -11,7 +11,7 @@ import pytest
 from click.testing import CliRunner
 from kubernetes.client.exceptions import ApiException
 
-from tests.unit.cli.conftest import captured
+from tests.unit.cli.conftest import FakeApiServer, captured
 from tiltrun.cli import kube as kube_module
 from tiltrun.cli import wait as wait_module
 from tiltrun.cli.ci import load_manifest, reattach_command, resolve_namespace
@@ -116,24 +116,68 @@ def test_unreachable_names_the_server_and_the_cause() -> None:
     )
 
 
-def test_a_404_for_the_resource_type_means_the_crd_is_missing(monkeypatch: Any) -> None:
-    missing_type = ApiException(status=404, reason="Not Found")
-    missing_type.body = "404 page not found"
+def test_a_kind_the_api_server_does_not_serve_means_the_crd_is_missing() -> None:
     missing_object = ApiException(status=404, reason="Not Found")
     missing_object.body = '{"reason": "NotFound", "details": {"name": "shop", "kind": "tiltruns"}}'
-
-    class Answer:
-        def __init__(self, err: ApiException) -> None:
-            self.err = err
-
-        def request(self, *args: Any, **kwargs: Any) -> Any:
-            raise self.err
+    path = "/apis/tilt.dev/v1alpha1/namespaces/ns/tiltruns/shop"
 
     with pytest.raises(
         CommandError, match=r"the TiltRun CRD \(tiltruns.tilt.dev\) is not installed"
     ):
-        kube_module.find_run(Answer(missing_type), "ns", "shop")  # type: ignore[arg-type]
-    assert kube_module.find_run(Answer(missing_object), "ns", "shop") is None  # type: ignore[arg-type]
+        kube_module.find_run(FakeApiServer({}, missing={"tilt.dev"}).kube(), "ns", "shop")
+    assert kube_module.find_run(FakeApiServer({path: missing_object}).kube(), "ns", "shop") is None
+
+
+def test_a_404_for_the_resource_type_means_the_crd_is_missing() -> None:
+    # Served when discovered, gone by the time of the request: "404 page not found".
+    missing_type = ApiException(status=404, reason="Not Found")
+    missing_type.body = "404 page not found"
+    path = "/apis/tilt.dev/v1alpha1/namespaces/ns/tiltruns/shop"
+    with pytest.raises(
+        CommandError, match=r"the TiltRun CRD \(tiltruns.tilt.dev\) is not installed"
+    ):
+        kube_module.find_run(FakeApiServer({path: missing_type}).kube(), "ns", "shop")
+
+
+def test_a_refused_apply_is_one_sentence_with_the_servers_words() -> None:
+    refused = ApiException(status=422, reason="Unprocessable Entity")
+    refused.body = '{"kind": "Status", "message": "spec.tiltfilePath: Required value"}'
+    server = FakeApiServer({"/apis/tilt.dev/v1alpha1/namespaces/ns/tiltruns/shop": refused})
+    manifest = {"apiVersion": "tilt.dev/v1alpha1", "kind": "TiltRun", "metadata": {"name": "shop"}}
+    with pytest.raises(CommandError) as caught:
+        kube_module.apply_run(server.kube(), "ns", manifest)
+    assert caught.value.message == (
+        "the API server rejected TiltRun shop: spec.tiltfilePath: Required value"
+    )
+    # One server-side apply request, forcing conflicts, as field manager tiltrun-ci.
+    assert server.asked == [
+        (
+            "PATCH",
+            "/apis/tilt.dev/v1alpha1/namespaces/ns/tiltruns/shop",
+            {"fieldManager": "tiltrun-ci", "force": "true"},
+        )
+    ]
+    content_type, body = server.sent[0]
+    assert content_type == "application/apply-patch+yaml"
+    assert body["metadata"] == {"name": "shop", "namespace": "ns"}
+
+
+def test_an_apply_that_creates_the_run_returns_it_as_stored() -> None:
+    stored = {"kind": "TiltRun", "metadata": {"name": "shop", "resourceVersion": "7"}}
+    path = "/apis/tilt.dev/v1alpha1/namespaces/ns/tiltruns/shop"
+    manifest = {"apiVersion": "tilt.dev/v1alpha1", "kind": "TiltRun", "metadata": {"name": "shop"}}
+    server = FakeApiServer({path: (201, stored)})
+    assert kube_module.apply_run(server.kube(), "ns", manifest) == stored
+
+
+def test_a_connection_refused_is_one_sentence_naming_the_server() -> None:
+    refused = ConnectionRefusedError(111, "[Errno 111] Connection refused")
+    server = FakeApiServer({"/apis/tilt.dev/v1alpha1/namespaces/ns/tiltruns/shop": refused})
+    with pytest.raises(CommandError) as caught:
+        kube_module.require_run(server.kube(), "ns", "shop")
+    assert caught.value.message == (
+        "cannot reach the Kubernetes API server at https://127.0.0.1:6443: connection refused"
+    )
 
 
 # -- the waiter ----------------------------------------------------------------------------------

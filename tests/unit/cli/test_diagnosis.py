@@ -6,7 +6,7 @@ from typing import Any
 
 from kubernetes.client.exceptions import ApiException
 
-from tests.unit.cli.conftest import captured
+from tests.unit.cli.conftest import FakeApiServer, captured
 from tiltrun.cli.diagnosis import (
     Diagnosis,
     crashed,
@@ -110,31 +110,6 @@ def test_an_event_reads_as_one_line_with_its_count() -> None:
     assert format_event(event) == "23:13:37Z Pod/web-1 Failed: Back-off pulling image (x4)"
 
 
-class FakeKube:
-    """The two calls a diagnosis makes, answered from a dict of paths."""
-
-    server = "https://127.0.0.1:6443"
-
-    def __init__(self, answers: dict[str, Any]) -> None:
-        self.answers = answers
-        self.asked: list[tuple[str, dict[str, str]]] = []
-
-    def _answer(self, path: str, query: dict[str, str]) -> Any:
-        self.asked.append((path, query))
-        answer = self.answers.get(path)
-        if isinstance(answer, Exception):
-            raise answer
-        if answer is None:
-            raise ApiException(status=404, reason="Not Found")
-        return answer
-
-    def request(self, method: str, path: str, **kwargs: Any) -> Any:
-        return self._answer(path, kwargs.get("query") or {})
-
-    def text(self, path: str, *, query: dict[str, str], timeout: Any) -> Any:
-        return self._answer(path, query)
-
-
 POD = {
     "kind": "Pod",
     "metadata": {
@@ -163,7 +138,7 @@ NS = "/api/v1/namespaces/shop"
 
 
 def test_diagnose_reads_the_previous_log_and_the_events() -> None:
-    kube = FakeKube(
+    server = FakeApiServer(
         {
             "/apis/batch/v1/namespaces/shop/jobs/migrate": JOB,
             f"{NS}/pods": {"items": [POD]},
@@ -172,10 +147,10 @@ def test_diagnose_reads_the_previous_log_and_the_events() -> None:
         }
     )
     reason = "pod migrate-x7k2p container main: CrashLoopBackOff, 2 restarts"
-    (found,) = diagnose(kube, "shop", {"job/migrate": reason}, log_lines=5)  # type: ignore[arg-type]
+    (found,) = diagnose(server.kube(), "shop", {"job/migrate": reason}, log_lines=5)
     assert (found.pod, found.container, found.previous) == ("migrate-x7k2p", "main", True)
     assert found.logs == ("applying 0042", "ERROR: relation users exists")
-    log_query = next(q for path, q in kube.asked if path.endswith("/log"))
+    log_query = next(q for _, path, q in server.asked if path.endswith("/log"))
     assert log_query == {"tailLines": "5", "previous": "true", "container": "main"}
     assert found.events == ("23:13:37Z Pod/migrate-x7k2p BackOff: Back-off pulling image",)
 
@@ -183,7 +158,7 @@ def test_diagnose_reads_the_previous_log_and_the_events() -> None:
 def test_a_log_the_node_cannot_serve_reads_no_logs_available() -> None:
     refused = ApiException(status=500, reason="Internal Server Error")
     refused.body = '{"message": "dial tcp :10250: connect: connection refused"}'
-    kube = FakeKube(
+    server = FakeApiServer(
         {
             "/apis/batch/v1/namespaces/shop/jobs/migrate": JOB,
             f"{NS}/pods": {"items": [POD]},
@@ -191,14 +166,14 @@ def test_a_log_the_node_cannot_serve_reads_no_logs_available() -> None:
             f"{NS}/events": {"items": []},
         }
     )
-    (found,) = diagnose(kube, "shop", {"job/migrate": "failed"})  # type: ignore[arg-type]
+    (found,) = diagnose(server.kube(), "shop", {"job/migrate": "failed"})
     assert found.logs is None
     assert found.logs_note == "no logs available (dial tcp :10250: connect: connection refused)"
     assert "logs of pod migrate-x7k2p previous container main: no logs available" in found.render()
 
 
 def test_a_workload_that_cannot_be_read_still_gives_its_reason() -> None:
-    (found,) = diagnose(FakeKube({}), "shop", {"job/migrate": "BackoffLimitExceeded"})  # type: ignore[arg-type]
+    (found,) = diagnose(FakeApiServer({}).kube(), "shop", {"job/migrate": "BackoffLimitExceeded"})
     assert found.reason == "BackoffLimitExceeded" and found.pod == ""
     assert found.logs_note.startswith("cannot read job/migrate: 404 Not Found")
 
