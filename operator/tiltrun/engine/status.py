@@ -16,6 +16,7 @@ from typing import Any
 from tiltrun.api.healthcheck import HealthCheck
 from tiltrun.api.model import ExitCondition, Target, micro_time
 from tiltrun.api.spec import SpecError, read_spec
+from tiltrun.judge.budget import fit
 from tiltrun.judge.conditions import conditions
 from tiltrun.judge.exit import Outcome, Reason, Verdict, decide
 from tiltrun.judge.healthchecks import DEFAULT as DEFAULT_CHECKS
@@ -38,6 +39,7 @@ COMPARED_FIELDS = (
     "total",
     "conditions",
     "warnings",
+    "truncation",
 )
 
 
@@ -98,7 +100,9 @@ def desired_status(
     ``previous_conditions`` are the conditions last stored, so that a condition whose
     status did not change keeps its ``lastTransitionTime``. ``operator_checks`` are the
     operator-wide health checks (the run's own win); ``warnings`` the sentences about
-    kinds the operator cannot watch that concern this run (``status.warnings``).
+    kinds the operator cannot watch that concern this run (``status.warnings``). The
+    status always fits its size budget (``tiltrun.judge.budget``); ``truncation`` is
+    ``None`` when nothing was cut, so that a merge patch removes a truncation stored earlier.
     """
     meta = run.get("metadata") or {}
     previous = previous_conditions
@@ -151,6 +155,8 @@ def desired_status(
     }
     if warnings:
         status["warnings"] = list(warnings)
+    status = fit(status)
+    status.setdefault("truncation", None)
     return Desired(status, verdict, targets)
 
 
