@@ -5,7 +5,7 @@ from __future__ import annotations
 import click
 
 from tiltrun_dev.devcluster.build import ensure_binaries
-from tiltrun_dev.devcluster.cluster import DevCluster
+from tiltrun_dev.devcluster.cluster import COMPONENTS, DevCluster
 from tiltrun_dev.devcluster.errors import DevClusterError
 
 _name = click.option(
@@ -28,13 +28,56 @@ def dev_cluster() -> None:
 
 @dev_cluster.command()
 @_name
-def up(name: str) -> None:
+@click.option(
+    "--second-apiserver",
+    is_flag=True,
+    help="Also run a second kube-apiserver on the same etcd (for fault tests); "
+    "the controllers and kwok use it.",
+)
+def up(name: str, second_apiserver: bool) -> None:
     """Start the cluster (or reuse it when it is already up) and write a kubeconfig."""
     try:
-        state = DevCluster(name, log=_log).up()
+        state = DevCluster(name, log=_log).up(second_apiserver=second_apiserver)
     except DevClusterError as err:
         raise click.ClickException(str(err)) from None
     click.echo(state.kubeconfig)
+    if state.second_kubeconfig:
+        click.echo(state.second_kubeconfig)
+
+
+_component = click.argument("component", type=click.Choice(COMPONENTS))
+
+
+@dev_cluster.command()
+@_name
+@_component
+def kill(name: str, component: str) -> None:
+    """SIGKILL one component (by the PID `up` recorded), to test what survives it."""
+    try:
+        DevCluster(name, log=_log).kill(component)
+    except DevClusterError as err:
+        raise click.ClickException(str(err)) from None
+
+
+@dev_cluster.command()
+@_name
+@_component
+def revive(name: str, component: str) -> None:
+    """Start a killed component again with its flags and data; wait until it serves."""
+    try:
+        DevCluster(name, log=_log).revive(component)
+    except DevClusterError as err:
+        raise click.ClickException(str(err)) from None
+
+
+@dev_cluster.command()
+@_name
+def compact(name: str) -> None:
+    """Compact etcd's history to its current revision (older watches get 410 Gone)."""
+    try:
+        DevCluster(name, log=_log).compact()
+    except DevClusterError as err:
+        raise click.ClickException(str(err)) from None
 
 
 @dev_cluster.command()

@@ -4,6 +4,10 @@
 (which plays the kubelet of a few fake nodes), each logging to a file in the state
 folder, and records every PID it started in ``state.json``. ``down`` stops exactly
 those PIDs (checking each is still the binary it started) and removes the state.
+
+For fault tests, ``up(second_apiserver=True)`` adds a second kube-apiserver on the same
+etcd (the shape of every highly available control plane), and ``kill``, ``revive``,
+``restart`` and ``compact`` break and mend single components by their recorded PIDs.
 """
 
 from __future__ import annotations
@@ -20,7 +24,7 @@ import sys
 import time
 import urllib.error
 import urllib.request
-from collections.abc import Callable
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from importlib import resources
 from pathlib import Path
@@ -36,6 +40,22 @@ from tiltrun_dev.devcluster.pki import issue_client_certificate, write_pki
 NODE_COUNT = 3
 NODE_ANNOTATION = "kwok.x-k8s.io/node"
 Log = Callable[[str], None]
+
+#: The component names ``state.json`` records, in start order.
+ETCD = "etcd"
+APISERVER = "kube-apiserver"
+SECOND_APISERVER = "kube-apiserver-b"
+#: The binary each component runs, where it is not the component's own name.
+_BINARY = {SECOND_APISERVER: "kube-apiserver"}
+COMPONENTS = (
+    ETCD,
+    APISERVER,
+    SECOND_APISERVER,
+    "kube-controller-manager",
+    "kube-scheduler",
+    "kwok",
+    "pod-logs",
+)
 
 
 @dataclass
@@ -60,6 +80,18 @@ class ClusterState:
     ports: dict[str, int] = field(default_factory=dict)
     processes: list[Process] = field(default_factory=list)
     started_at: float = 0.0
+    #: The second kube-apiserver (``up(second_apiserver=True)``), else empty.
+    second_server: str = ""
+    second_kubeconfig: str = ""
+    #: Flags added to a component's own (``up(extra_args=...)``), kept for restarts.
+    extra_args: dict[str, list[str]] = field(default_factory=dict)
+
+    def process(self, name: str) -> Process:
+        """The recorded process of component ``name``."""
+        for proc in self.processes:
+            if proc.name == name:
+                return proc
+        raise DevClusterError(f"dev cluster {self.name!r} has no component {name!r}.")
 
     def save(self) -> None:
         path = Path(self.folder) / "state.json"
@@ -102,6 +134,18 @@ def _alive(proc: Process) -> bool:
     """True when ``proc.pid`` is still the process we started (PIDs get reused)."""
     stat = _stat(proc.pid)
     return stat is not None and stat[0] not in ("Z", "X") and stat[1] == proc.start_ticks
+
+
+def _post_json(url: str, body: dict[str, Any]) -> dict[str, Any]:
+    request = urllib.request.Request(
+        url, data=json.dumps(body).encode(), headers={"Content-Type": "application/json"}
+    )
+    try:
+        with urllib.request.urlopen(request, timeout=10) as resp:
+            answer: dict[str, Any] = json.loads(resp.read())
+    except (OSError, ValueError) as err:
+        raise DevClusterError(f"etcd refused {url}: {err}") from None
+    return answer
 
 
 def _tail(path: str, lines: int = 20) -> str:
@@ -155,7 +199,7 @@ class DevCluster:
 
     def is_up(self) -> bool:
         state = self.state()
-        return bool(state and all(_alive(p) for p in state.processes) and self._ready(state))
+        return bool(state and all(_alive(p) for p in state.processes) and self._ready(state.server))
 
     def _ssl(self) -> ssl.SSLContext:
         pki = self.folder / "pki"
@@ -163,22 +207,41 @@ class DevCluster:
         ctx.load_cert_chain(str(pki / "admin.crt"), str(pki / "admin.key"))
         return ctx
 
-    def _ready(self, state: ClusterState) -> bool:
+    def _ready(self, server: str) -> bool:
         try:
-            with urllib.request.urlopen(
-                f"{state.server}/readyz", context=self._ssl(), timeout=2
-            ) as resp:
+            with urllib.request.urlopen(f"{server}/readyz", context=self._ssl(), timeout=2) as resp:
                 return bool(resp.status == 200)
         except (OSError, urllib.error.URLError, ssl.SSLError):
             return False
 
     # -- up -------------------------------------------------------------------------
 
-    def up(self) -> ClusterState:
-        """Start the cluster, or reuse it when it is already up."""
+    def up(
+        self,
+        *,
+        second_apiserver: bool = False,
+        extra_args: Mapping[str, Sequence[str]] | None = None,
+    ) -> ClusterState:
+        """Start the cluster, or reuse it when it is already up.
+
+        With ``second_apiserver`` a second kube-apiserver serves the same etcd on a port
+        of its own (``state.second_server``, admin kubeconfig ``state.second_kubeconfig``),
+        and the controllers, the scheduler and kwok talk to it: killing the first one
+        then blinds only the clients of the first (a test's operator), while the cluster
+        goes on working through the second.
+
+        ``extra_args`` adds flags to components by name, e.g. ``{"kube-apiserver":
+        ["--watch-cache=false"]}``; they are kept for ``revive``.
+        """
         existing = self.state()
         if existing is not None:
             if self.is_up():
+                if bool(existing.second_server) != second_apiserver:
+                    shape = "with" if existing.second_server else "without"
+                    raise DevClusterError(
+                        f"dev cluster {self.name!r} is already up {shape} a second API "
+                        "server; stop it first with `tiltrun dev-cluster down`."
+                    )
                 self.log(f"dev cluster {self.name!r} is already up at {existing.server}")
                 return existing
             self.log(f"dev cluster {self.name!r} left stale state behind; cleaning it up")
@@ -187,7 +250,10 @@ class DevCluster:
         started = time.monotonic()
         self.folder.mkdir(parents=True, exist_ok=True)
         write_pki(self.folder / "pki")
-        ports = {name: _free_port() for name in ("etcd", "etcd-peer", "apiserver", "kwok")}
+        names = ["etcd", "etcd-peer", "apiserver", "kwok"]
+        if second_apiserver:
+            names.append("apiserver-b")
+        ports = {name: _free_port() for name in names}
         server = f"https://127.0.0.1:{ports['apiserver']}"
         state = ClusterState(
             name=self.name,
@@ -196,25 +262,26 @@ class DevCluster:
             kubeconfig=str(self.folder / "kubeconfig"),
             ports=ports,
             started_at=time.time(),
+            extra_args={name: list(flags) for name, flags in (extra_args or {}).items()},
         )
-        self._write_kubeconfigs(server)
+        # The controllers, the scheduler and kwok use the second API server when there is one.
+        components_server = server
+        if second_apiserver:
+            state.second_server = f"https://127.0.0.1:{ports['apiserver-b']}"
+            state.second_kubeconfig = str(self.folder / "kubeconfig-b")
+            components_server = state.second_server
+        self._write_kubeconfigs(server, components_server, state.second_server)
         try:
-            self._start(state, "etcd", binaries["etcd"], self._etcd_args(ports))
-            self._wait(state, "etcd", lambda: self._etcd_healthy(ports["etcd"]), 30)
-            self._start(
-                state, "kube-apiserver", binaries["kube-apiserver"], self._apiserver_args(ports)
-            )
-            self._wait(state, "kube-apiserver", lambda: self._ready(state), 90)
-            self._start(
-                state,
-                "kube-controller-manager",
-                binaries["kube-controller-manager"],
-                self._controller_manager_args(),
-            )
-            self._start(state, "kube-scheduler", binaries["kube-scheduler"], self._scheduler_args())
+            for name in (ETCD, APISERVER, SECOND_APISERVER):
+                if name == SECOND_APISERVER and not second_apiserver:
+                    continue
+                self._start(state, name, binaries[_BINARY.get(name, name)], self._args(state, name))
+                self._wait_ready(state, name, 30 if name == ETCD else 90)
+            for name in ("kube-controller-manager", "kube-scheduler"):
+                self._start(state, name, binaries[name], self._args(state, name))
             self._install_logs_crd(binaries["kubectl"])
-            self._start(state, "kwok", binaries["kwok"], self._kwok_args(ports))
-            self._start(state, "pod-logs", Path(sys.executable), self._pod_logs_args(server))
+            self._start(state, "kwok", binaries["kwok"], self._args(state, "kwok"))
+            self._start(state, "pod-logs", Path(sys.executable), self._args(state, "pod-logs"))
             self._register_nodes(binaries["kubectl"], state)
             self._wait(state, "kwok", lambda: self._nodes_ready(binaries["kubectl"]), 60)
             self._wait(
@@ -244,10 +311,87 @@ class DevCluster:
                 start_new_session=True,  # a Ctrl-C in the caller's terminal must not reach it
             )
         stat = _stat(proc.pid)
-        state.processes.append(
-            Process(name, proc.pid, str(binary), str(log_path), stat[1] if stat else -1)
-        )
+        record = Process(name, proc.pid, str(binary), str(log_path), stat[1] if stat else -1)
+        # A revived component takes its old entry's place, so start order is kept.
+        at = next((i for i, p in enumerate(state.processes) if p.name == name), None)
+        if at is None:
+            state.processes.append(record)
+        else:
+            state.processes[at] = record
         state.save()
+
+    def _wait_ready(self, state: ClusterState, name: str, timeout: float) -> None:
+        """Wait until a (re)started etcd or kube-apiserver serves."""
+        if name == ETCD:
+            self._wait(state, name, lambda: self._etcd_healthy(state.ports["etcd"]), timeout)
+        elif name == APISERVER:
+            self._wait(state, name, lambda: self._ready(state.server), timeout)
+        elif name == SECOND_APISERVER:
+            self._wait(state, name, lambda: self._ready(state.second_server), timeout)
+
+    # -- faults -----------------------------------------------------------------------
+
+    def kill(self, component: str) -> Process:
+        """SIGKILL one component by its recorded PID and wait until it is gone.
+
+        ``component`` is a name ``status`` lists (``etcd``, ``kube-apiserver``,
+        ``kube-apiserver-b``...). Nothing else is signalled: a PID that is no longer the
+        process this cluster started (its start time differs) is left alone.
+        """
+        state = self._running_state()
+        proc = state.process(component)
+        if not _alive(proc):
+            raise DevClusterError(f"{component} of dev cluster {self.name!r} is not running.")
+        os.kill(proc.pid, signal.SIGKILL)
+        deadline = time.monotonic() + 10
+        while _alive(proc):
+            if time.monotonic() > deadline:
+                raise DevClusterError(f"{component} (pid {proc.pid}) survived SIGKILL for 10s.")
+            time.sleep(0.02)
+        self.log(f"killed {component} (pid {proc.pid})")
+        return proc
+
+    def revive(self, component: str, *, timeout: float = 90) -> Process:
+        """Start a killed component again, same flags, ports and data; wait until it serves."""
+        state = self._running_state()
+        proc = state.process(component)
+        if _alive(proc):
+            raise DevClusterError(
+                f"{component} of dev cluster {self.name!r} is still running (pid {proc.pid})."
+            )
+        self._start(state, component, Path(proc.binary), self._args(state, component))
+        self._wait_ready(state, component, timeout)
+        revived = state.process(component)
+        self.log(f"revived {component} (pid {revived.pid})")
+        return revived
+
+    def restart(self, component: str, *, timeout: float = 90) -> Process:
+        """``kill`` then ``revive``: a crash and the supervisor bringing it back."""
+        self.kill(component)
+        return self.revive(component, timeout=timeout)
+
+    def compact(self) -> int:
+        """Compact etcd's history up to its current revision; return that revision.
+
+        Watches resuming from an older resourceVersion then get 410 Gone and must list
+        again, as after a long disconnection from a real cluster.
+        """
+        state = self._running_state()
+        base = f"http://127.0.0.1:{state.ports['etcd']}/v3/kv"
+        # etcd's gRPC gateway: a range over nothing returns the header with the revision.
+        header = _post_json(f"{base}/range", {"key": base64.b64encode(b"\0").decode()})
+        revision = int(header["header"]["revision"])
+        _post_json(f"{base}/compaction", {"revision": str(revision), "physical": True})
+        self.log(f"compacted etcd at revision {revision}")
+        return revision
+
+    def _running_state(self) -> ClusterState:
+        state = self.state()
+        if state is None:
+            raise DevClusterError(
+                f"dev cluster {self.name!r} is not running; start it with `tiltrun dev-cluster up`."
+            )
+        return state
 
     def _wait(
         self, state: ClusterState, name: str, check: Callable[[], bool], timeout: float
@@ -269,6 +413,28 @@ class DevCluster:
 
     # -- component flags ------------------------------------------------------------
 
+    def _args(self, state: ClusterState, name: str) -> list[str]:
+        """The flags component ``name`` runs with (the same on every start)."""
+        ports = state.ports
+        if name == ETCD:
+            args = self._etcd_args(ports)
+        elif name == APISERVER:
+            args = self._apiserver_args(ports)
+        elif name == SECOND_APISERVER:
+            args = self._apiserver_args(ports, second=True)
+        elif name == "kube-controller-manager":
+            args = self._controller_manager_args()
+        elif name == "kube-scheduler":
+            args = self._scheduler_args()
+        elif name == "kwok":
+            args = self._kwok_args(ports)
+        elif name == "pod-logs":
+            # Like kwok, it follows the API server the components use.
+            args = self._pod_logs_args(state.second_server or state.server)
+        else:
+            raise DevClusterError(f"no such dev cluster component: {name!r}.")
+        return [*args, *state.extra_args.get(name, ())]
+
     def _etcd_args(self, ports: dict[str, int]) -> list[str]:
         client = f"http://127.0.0.1:{ports['etcd']}"
         peer = f"http://127.0.0.1:{ports['etcd-peer']}"
@@ -285,13 +451,19 @@ class DevCluster:
             "--log-level=warn",
         ]
 
-    def _apiserver_args(self, ports: dict[str, int]) -> list[str]:
+    def _apiserver_args(self, ports: dict[str, int], *, second: bool = False) -> list[str]:
         pki = self.folder / "pki"
+        audit_log = self.folder / "logs" / ("audit-b.log" if second else "audit.log")
+        extra = []
+        if second:
+            # Both would claim the `kubernetes` Service endpoint for 127.0.0.1 with their own
+            # port and overwrite each other's; the first one keeps it.
+            extra.append("--endpoint-reconciler-type=none")
         return [
             f"--etcd-servers=http://127.0.0.1:{ports['etcd']}",
             "--bind-address=127.0.0.1",
             "--advertise-address=127.0.0.1",
-            f"--secure-port={ports['apiserver']}",
+            f"--secure-port={ports['apiserver-b' if second else 'apiserver']}",
             f"--tls-cert-file={pki / 'apiserver.crt'}",
             f"--tls-private-key-file={pki / 'apiserver.key'}",
             f"--client-ca-file={pki / 'ca.crt'}",
@@ -307,12 +479,13 @@ class DevCluster:
             f"--kubelet-client-certificate={pki / 'apiserver-kubelet-client.crt'}",
             f"--kubelet-client-key={pki / 'apiserver-kubelet-client.key'}",
             f"--audit-policy-file={self._audit_policy()}",
-            f"--audit-log-path={self.folder / 'logs' / 'audit.log'}",
+            f"--audit-log-path={audit_log}",
             "--audit-log-format=json",
             "--audit-log-maxsize=200",
             "--audit-log-maxbackup=1",
             "--profiling=false",
             "--v=1",
+            *extra,
         ]
 
     def _audit_policy(self) -> Path:
@@ -411,22 +584,26 @@ class DevCluster:
 
     # -- kubeconfigs ------------------------------------------------------------------
 
-    def _write_kubeconfigs(self, server: str) -> None:
+    def _write_kubeconfigs(self, server: str, components_server: str, second_server: str) -> None:
+        """Admin kubeconfigs for each API server, and the components' (on ``components_server``)."""
         pki = self.folder / "pki"
         ca = base64.b64encode((pki / "ca.crt").read_bytes()).decode()
-        for stem, file_name in (
-            ("admin", "kubeconfig"),
-            ("controller-manager", "controller-manager.kubeconfig"),
-            ("scheduler", "scheduler.kubeconfig"),
-            ("kwok", "kwok.kubeconfig"),
-        ):
+        files = [
+            ("admin", "kubeconfig", server),
+            ("controller-manager", "controller-manager.kubeconfig", components_server),
+            ("scheduler", "scheduler.kubeconfig", components_server),
+            ("kwok", "kwok.kubeconfig", components_server),
+        ]
+        if second_server:
+            files.append(("admin", "kubeconfig-b", second_server))
+        for stem, file_name, url in files:
             config = {
                 "apiVersion": "v1",
                 "kind": "Config",
                 "clusters": [
                     {
                         "name": f"tiltrun-{self.name}",
-                        "cluster": {"server": server, "certificate-authority-data": ca},
+                        "cluster": {"server": url, "certificate-authority-data": ca},
                     }
                 ],
                 "users": [
@@ -554,6 +731,11 @@ class DevCluster:
             f"dev cluster {self.name!r}: {'up' if self.is_up() else 'DEGRADED'} at {state.server}",
             f"  KUBECONFIG={state.kubeconfig}",
         ]
+        if state.second_server:
+            lines.append(
+                f"  second API server at {state.second_server}: "
+                f"KUBECONFIG={state.second_kubeconfig}"
+            )
         for proc in state.processes:
             mark = "running" if _alive(proc) else "EXITED"
             lines.append(f"  {proc.name:<24} pid {proc.pid:<8} {mark:<8} log {proc.log}")
