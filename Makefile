@@ -7,7 +7,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: demo test lint typecheck unit integration binaries clean-cluster kind-e2e bench bench-quick
+.PHONY: demo test chaos lint typecheck unit integration binaries clean-cluster kind-e2e bench bench-quick
 
 $(STAMP): pyproject.toml dev/pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -24,6 +24,11 @@ demo: binaries
 
 test: lint typecheck binaries
 	$(BIN)/pytest -n 3 --dist loadfile
+
+# The slow fault tests (docs/operations.md): each starts a dev cluster of its own and
+# kills its API servers or etcd. One at a time: they are CPU-heavy.
+chaos: binaries
+	$(BIN)/pytest -m chaos tests/faults
 
 lint: $(STAMP)
 	$(BIN)/ruff check operator dev tests bench
