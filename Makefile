@@ -7,7 +7,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: demo test chaos lint typecheck unit integration binaries clean-cluster kind-e2e bench bench-quick
+.PHONY: demo test chaos lint typecheck unit integration binaries image clean-cluster kind-e2e bench bench-quick
 
 $(STAMP): pyproject.toml dev/pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -31,8 +31,8 @@ chaos: binaries
 	$(BIN)/pytest -m chaos tests/faults
 
 lint: $(STAMP)
-	$(BIN)/ruff check operator dev tests bench
-	$(BIN)/ruff format --check operator dev tests bench
+	$(BIN)/ruff check operator dev tests bench hack/image
+	$(BIN)/ruff format --check operator dev tests bench hack/image
 
 typecheck: $(STAMP)
 	$(BIN)/mypy
@@ -60,6 +60,14 @@ $(VENV)/.installed-bench: $(STAMP)
 clean-cluster: $(STAMP)
 	$(BIN)/tiltrun dev-cluster down --name test
 	$(BIN)/tiltrun dev-cluster down --name dev
+
+# The operator's image, localhost/tiltrun-operator:dev: with Docker when a daemon answers,
+# else with buildah and podman (installed with apt-get when missing, as root), on
+# python:3.11-slim or, when no registry serves it, a Python base made from Debian's
+# archive. Everything is cached under ~/.cache/tiltrun/containers: the first run takes a
+# few minutes, the next ones seconds. docs/install.md, "The image".
+image: $(STAMP)
+	$(BIN)/tiltrun dev-image build
 
 # Needs Docker and kind (not available on the project's CI machines): builds the image,
 # deploys it with deploy/ into a kind cluster, runs the e2e tests against it.

@@ -1,4 +1,4 @@
-"""``tiltrun dev-cluster``: a real control plane on 127.0.0.1 for the demo and the tests."""
+"""``tiltrun dev-cluster`` (a real control plane on 127.0.0.1) and ``tiltrun dev-image``."""
 
 from __future__ import annotations
 
@@ -7,6 +7,8 @@ import click
 from tiltrun_dev.devcluster.build import ensure_binaries
 from tiltrun_dev.devcluster.cluster import COMPONENTS, DevCluster
 from tiltrun_dev.devcluster.errors import DevClusterError
+from tiltrun_dev.image import IMAGE, ImageError, podman_env
+from tiltrun_dev.image import build as build_image
 
 _name = click.option(
     "--name", default="dev", show_default=True, help="Which dev cluster (each has its own state)."
@@ -113,3 +115,38 @@ def env(name: str) -> None:
         click.echo(DevCluster(name, log=_log).env())
     except DevClusterError as err:
         raise click.ClickException(str(err)) from None
+
+
+@click.group("dev-image")
+def dev_image() -> None:
+    """Build the operator's image: Docker if a daemon answers, else buildah and podman.
+
+    The buildah path installs what it needs with apt-get (as root) and keeps its
+    configuration, storage and base image under ~/.cache/tiltrun/containers.
+    """
+
+
+@dev_image.command("build")
+@click.option("--tag", default=IMAGE, show_default=True, help="The image's name.")
+def image_build(tag: str) -> None:
+    """Build the Dockerfile (first run: a few minutes; then seconds) and report its size."""
+    try:
+        built = build_image(tag, log=_log)
+    except ImageError as err:
+        raise click.ClickException(str(err)) from None
+    for size, created_by in built.layers:
+        _log(f"  {size / 1e6:7.1f} MB  {' '.join(created_by.split())[:90]}")
+    click.echo(
+        f"{built.tag}: {built.size / 1e6:.1f} MB uncompressed, built with {built.engine} "
+        f"on {built.base} in {built.seconds:.0f}s"
+    )
+    if built.engine == "buildah":
+        _log("run it with podman after: eval $(tiltrun dev-image env)")
+
+
+@dev_image.command("env")
+def image_env() -> None:
+    """Print the exports that point podman and buildah at the image's storage."""
+    env = podman_env()
+    for name in ("CONTAINERS_CONF", "CONTAINERS_STORAGE_CONF"):
+        click.echo(f"export {name}={env[name]}")
