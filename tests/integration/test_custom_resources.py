@@ -334,7 +334,14 @@ def test_crds_claims_and_load_balancers_are_judged_by_their_built_in_rules(
         "v1/services",
     )
     try:
-        start_run(cluster, namespace, tiltrun(f"builtin-{suffix}"))
+        names = [
+            f"customresourcedefinition/gizmos.{group}",
+            "persistentvolumeclaim/data",
+            "service/edge",
+        ]
+        # The CRD is up within a second of its creation: without `expect`, the run could
+        # rightly succeed before the claim and the Service have even been seen.
+        start_run(cluster, namespace, tiltrun(f"builtin-{suffix}", ci={"expect": names}))
         definition = {
             "apiVersion": "apiextensions.k8s.io/v1",
             "kind": "CustomResourceDefinition",
@@ -382,19 +389,22 @@ def test_crds_claims_and_load_balancers_are_judged_by_their_built_in_rules(
         }
         cluster.apply([definition, volume, claim, edge], namespace)
         run = f"builtin-{suffix}"
-        wait_for_run(
-            cluster,
-            namespace,
-            run,
-            lambda r: any(
-                t.get("name") == "service/edge"
-                and (t.get("state") or {}).get("waiting", {}).get("reason")
-                == "no load-balancer address yet"
-                for t in status(r).get("targets") or []
-            ),
-            what="the load balancer waits for its address",
-            timeout=120,
-        )
+        try:
+            seen = wait_for_run(
+                cluster,
+                namespace,
+                run,
+                lambda r: [t.get("name") for t in status(r).get("targets") or []] == names,
+                what="the three targets",
+                timeout=120,
+            )
+        except AssertionError as err:
+            stored = status(cluster.get("tiltrun", run, "-n", namespace))
+            raise AssertionError(
+                f"{err}; stored status: {stored}; log: {proc.log()[-3000:]}"
+            ) from None
+        edge = target(seen, "service/edge")["state"]
+        assert edge["waiting"]["reason"] == "no load-balancer address yet"
         patch_status(
             cluster,
             namespace,
@@ -403,11 +413,7 @@ def test_crds_claims_and_load_balancers_are_judged_by_their_built_in_rules(
         )
         done = wait_until_done(cluster, namespace, run, timeout=90)
         assert status(done)["error"] == ""
-        assert [t["name"] for t in status(done)["targets"]] == [
-            f"customresourcedefinition/gizmos.{group}",
-            "persistentvolumeclaim/data",
-            "service/edge",
-        ]
+        assert [t["name"] for t in status(done)["targets"]] == names
     finally:
         proc.stop()
         cluster.kubectl("delete", "crd", f"gizmos.{group}", "--wait=false", check=False)
