@@ -60,23 +60,18 @@ def status_of(run: Obj) -> Obj:
 def outcome_of(run: Obj) -> Outcome | None:
     """The outcome of a finished run; ``None`` while it is not done.
 
-    The ``Ready`` condition's reason tells a timeout from a failure; a status without
-    conditions (written by an older operator) falls back on the error's wording.
+    The ``Ready`` condition's reason tells a timeout from a failure.
     """
     status = status_of(run)
     if not status.get("done"):
         return None
-    error = str(status.get("error") or "")
-    if not error:
+    if not status.get("error"):
         return Outcome.SUCCEEDED
     ready = next(
         (c for c in status.get("conditions") or [] if c.get("type") == "Ready"),
         None,
     )
-    if ready is not None:
-        timed_out = ready.get("reason") == Reason.TIMED_OUT
-    else:
-        timed_out = error.startswith("timed out after")
+    timed_out = ready is not None and ready.get("reason") == Reason.TIMED_OUT
     return Outcome.TIMED_OUT if timed_out else Outcome.FAILED
 
 

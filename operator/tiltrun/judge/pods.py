@@ -2,8 +2,10 @@
 
 Every workload is judged on its pods, so the pod-level reading lives here once:
 
-- ``fatal_signal``: the container states the SPEC calls fatal, as an evidence string
-  naming pod and container with reason, message, exit code and restart count;
+- ``find_fatal_signal``: the container states the SPEC calls fatal, as an evidence
+  string naming pod and container with reason, message, exit code and restart count
+  (``pod web-7d4b9-x2x9z container app: CrashLoopBackOff (back-off 10s restarting
+  failed container), last exit code 1 (Error), 3 restarts``), and when it was seen;
 - ``waiting_reason``: what a pod that is not running yet is waiting for, in the words
   ``kubectl get pods`` uses (``ContainerCreating``, ``Init:0/1``), except that a pod the
   scheduler cannot place says why (``Unschedulable: 0/3 nodes are available: ...``);
@@ -123,16 +125,6 @@ def find_fatal_signal(pod: Obj, *, job: bool) -> FatalSignal | None:
             when = get_time(last, "finishedAt") or _last_transition(pod)
             return FatalSignal(f"{who}: restarted after {_exit_text(last)}, {restarts}", when)
     return None
-
-
-def fatal_signal(pod: Obj, *, job: bool) -> str | None:
-    """Evidence of the pod's first fatal signal, ``None`` when it shows none.
-
-    Example: ``pod web-7d4b9-x2x9z container app: CrashLoopBackOff (back-off 10s
-    restarting failed container), last exit code 1 (Error), 3 restarts``.
-    """
-    signal = find_fatal_signal(pod, job=job)
-    return signal.evidence if signal else None
 
 
 def first_fatal_signal(pods: Iterable[Obj], *, job: bool) -> FatalSignal | None:

@@ -46,10 +46,7 @@ def test_the_outcome_comes_from_done_error_and_the_ready_reason(
     assert outcome_of(captured(fixture)) == expected
 
 
-def test_without_conditions_a_timeout_is_told_by_its_error() -> None:
-    run = captured("run-timed-out")
-    del run["status"]["conditions"]
-    assert outcome_of(run) is Outcome.TIMED_OUT
+def test_without_conditions_a_finished_run_with_an_error_failed() -> None:
     run = captured("run-failed")
     del run["status"]["conditions"]
     assert outcome_of(run) is Outcome.FAILED

@@ -10,7 +10,7 @@ import pytest
 from tests.unit.judge.conftest import judged, load_scenario, stamp
 from tiltrun.judge.pods import (
     FATAL_WAITING_REASONS,
-    fatal_signal,
+    find_fatal_signal,
     readiness_reason,
     start_time,
     waiting_reason,
@@ -19,6 +19,12 @@ from tiltrun.judge.pods import (
 
 def _kebab(reason: str) -> str:
     return re.sub(r"(?<=[a-z])(?=[A-Z])", "-", reason).lower()
+
+
+def fatal_signal(pod: dict[str, Any], *, job: bool) -> str | None:
+    """The evidence of the pod's first fatal signal, ``None`` when it shows none."""
+    signal = find_fatal_signal(pod, job=job)
+    return signal.evidence if signal else None
 
 
 def _pod(name: str) -> dict[str, Any]:
