@@ -29,6 +29,7 @@ from typing import Any
 
 from tiltrun.engine.status import judge_all
 from tiltrun.engine.store import Store
+from tiltrun.judge.kinds import BUILTIN
 
 Obj = dict[str, Any]
 
@@ -39,7 +40,6 @@ SKEW = 0.5
 #: transition shortly before that, which the operator had not processed yet (its watch
 #: of that kind running behind, on a saturated machine), is *frozen*, not missed.
 FROZEN_LAG = 5.0
-WORKLOAD_KINDS = ("Deployment", "ReplicaSet", "Job", "Pod")
 
 
 def phase(state: Obj | None) -> str:
@@ -150,7 +150,8 @@ def replay(path: Path) -> Replay:
                 last_status[name] = status
                 out.changes[name].append(_change(event.t, status))
             continue
-        if event.kind not in WORKLOAD_KINDS:
+        known = BUILTIN.lookup(event.kind)
+        if known is None or not known.watched:
             continue
         if event.type == "DELETED":
             affected = store.delete(event.kind, event.obj)

@@ -30,15 +30,17 @@ from typing import Any
 
 from bench import audit, identities
 from bench.actors import REPO, Operator, Started, metric, start_operator
-from bench.kubeapi import Api, ApiError, Obj, collection, endpoint
+from bench.kubeapi import Api, ApiError, Obj, endpoint
 from bench.scenario import ROLLOUT_ANNOTATION, WORKLOAD_LABEL, Run, Scenario, Workload
+from tiltrun.judge.kinds import BUILTIN, DEPLOYMENT, POD, TILTRUN, Kind
 
-TILTRUNS = ("tilt.dev/v1alpha1", "tiltruns")
-COLLECTIONS = {
-    "Deployment": ("apps/v1", "deployments"),
-    "Job": ("batch/v1", "jobs"),
-    "TiltRun": TILTRUNS,
-}
+
+def _kind(kind: str) -> Kind:
+    """The registry's entry for a kind the scenario creates."""
+    entry = BUILTIN.lookup(kind)
+    if entry is None:
+        raise ValueError(f"the benchmark cannot create kind {kind}")
+    return entry
 
 
 def log(message: str) -> None:
@@ -330,9 +332,7 @@ class Harness:
 
         async def create(kind: str, manifest: Obj) -> None:
             async with limit:
-                await self.api.request(
-                    "POST", collection(*COLLECTIONS[kind], self.ns), body=manifest
-                )
+                await self.api.request("POST", _kind(kind).path(self.ns), body=manifest)
 
         await asyncio.gather(*(create("TiltRun", run.manifest()) for run in self.scn.runs))
         await asyncio.gather(*(create(w.kind, w.manifest()) for w in self.scn.workloads))
@@ -357,7 +357,7 @@ class Harness:
 
     async def _pods(self) -> dict[str, Obj]:
         """Pods by the workload they belong to (label ``bench.tilt.dev/workload``)."""
-        answer = await self.api.get(collection("v1", "pods", self.ns))
+        answer = await self.api.get(POD.path(self.ns))
         pods: dict[str, Obj] = {}
         for pod in answer.get("items") or []:
             workload = (pod["metadata"].get("labels") or {}).get(WORKLOAD_LABEL)
@@ -366,7 +366,7 @@ class Harness:
         return pods
 
     async def _tiltruns(self) -> dict[str, Obj]:
-        answer = await self.api.get(collection(*TILTRUNS, self.ns))
+        answer = await self.api.get(TILTRUN.path(self.ns))
         return {r["metadata"]["name"]: r for r in answer.get("items") or []}
 
     async def _until(
@@ -440,7 +440,7 @@ class Harness:
         async with limit:
             await self.api.request(
                 "PATCH",
-                f"{collection('v1', 'pods', self.ns)}/{pod['metadata']['name']}",
+                POD.path(self.ns, pod["metadata"]["name"]),
                 body=patch,
                 content_type="application/json-patch+json",
             )
@@ -593,7 +593,7 @@ class Harness:
                 }
             }
         }
-        path = collection("apps/v1", "deployments", self.ns)
+        path = DEPLOYMENT.path(self.ns)
         await asyncio.gather(
             *(
                 self.api.request(
@@ -649,7 +649,7 @@ class Harness:
             *(
                 self.api.request(
                     "POST",
-                    collection(*TILTRUNS, self.ns),
+                    TILTRUN.path(self.ns),
                     body=run.manifest(name=again(run.name), exit_condition="ci"),
                 )
                 for run in self.scn.runs

@@ -146,9 +146,3 @@ class Api:
                 if not line:
                     return
                 yield line
-
-
-def collection(api_version: str, plural: str, namespace: str) -> str:
-    """The URL path of a namespaced collection (``apps/v1``, ``deployments``, ``ns``)."""
-    prefix = "/api/v1" if api_version == "v1" else f"/apis/{api_version}"
-    return f"{prefix}/namespaces/{namespace}/{plural}"

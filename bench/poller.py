@@ -23,7 +23,8 @@ import signal
 import time
 from typing import IO, Any
 
-from bench.kubeapi import Api, collection, endpoint
+from bench.kubeapi import Api, endpoint
+from tiltrun.judge.kinds import DEPLOYMENT, JOB
 
 Obj = dict[str, Any]
 
@@ -79,8 +80,8 @@ async def poll(
         loop.add_signal_handler(sig, stop.set)
     seen: dict[tuple[str, str], str] = {}
     undecided = set(runs)
-    deployments = collection("apps/v1", "deployments", namespace)
-    jobs = collection("batch/v1", "jobs", namespace)
+    deployments = DEPLOYMENT.path(namespace)
+    jobs = JOB.path(namespace)
 
     async with Api(endpoint(kubeconfig)) as api:
 

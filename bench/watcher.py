@@ -20,34 +20,27 @@ import sys
 import time
 from typing import IO
 
-from bench.kubeapi import Api, ApiError, collection, endpoint
+from bench.kubeapi import Api, ApiError, endpoint
+from tiltrun.judge.kinds import DEPLOYMENT, JOB, POD, REPLICASET, TILTRUN, Kind
 
-#: (apiVersion, plural, Kind) of everything the analysis replays.
-WATCHED = (
-    ("apps/v1", "deployments", "Deployment"),
-    ("apps/v1", "replicasets", "ReplicaSet"),
-    ("batch/v1", "jobs", "Job"),
-    ("v1", "pods", "Pod"),
-    ("tilt.dev/v1alpha1", "tiltruns", "TiltRun"),
-)
+#: Everything the analysis replays: the kinds the scenario makes, with their children.
+WATCHED = (DEPLOYMENT, REPLICASET, JOB, POD, TILTRUN)
 
 
 async def _follow(
     api: Api,
-    api_version: str,
-    plural: str,
-    kind: str,
+    kind: Kind,
     namespace: str,
     out: IO[bytes],
     listed: asyncio.Event,
 ) -> None:
-    path = collection(api_version, plural, namespace)
-    prefix = kind.encode() + b"\t"
+    path = kind.path(namespace)
+    prefix = kind.kind.encode() + b"\t"
     while True:
         items = await api.get(path)
         now = time.monotonic()
         for item in items.get("items") or []:
-            item.setdefault("kind", kind)
+            item.setdefault("kind", kind.kind)
             line = json.dumps({"type": "LISTED", "object": item}).encode()
             out.write(f"{now:.6f}\t".encode() + prefix + line + b"\n")
         version = str(items["metadata"]["resourceVersion"])
@@ -87,8 +80,8 @@ async def watch(kubeconfig: str, namespace: str, out_path: str) -> None:
         async with Api(endpoint(kubeconfig)) as api:
             listed = [asyncio.Event() for _ in WATCHED]
             tasks = [
-                asyncio.create_task(_follow(api, v, p, k, namespace, out, done))
-                for (v, p, k), done in zip(WATCHED, listed, strict=True)
+                asyncio.create_task(_follow(api, kind, namespace, out, done))
+                for kind, done in zip(WATCHED, listed, strict=True)
             ]
 
             async def flush() -> None:

@@ -31,13 +31,13 @@ from kubernetes.client.exceptions import ApiException
 from tiltrun.cli import kube as cluster
 from tiltrun.cli.kube import (
     CONNECTION_ERRORS,
-    ApiKind,
     CommandError,
     Kube,
     api_message,
     connect,
     unreachable,
 )
+from tiltrun.judge.kinds import BUILTIN, CUSTOM_RESOURCE_DEFINITION, NAMESPACE
 from tiltrun_dev.devcluster.cluster import DevCluster
 from tiltrun_dev.devcluster.errors import DevClusterError
 
@@ -45,20 +45,6 @@ Obj = dict[str, Any]
 
 #: Where crds/ and examples/ are, when running from a checkout (``pip install -e``).
 REPO = Path(__file__).resolve().parents[2]
-#: The kinds the examples use, by (apiVersion, kind).
-KINDS = {
-    ("apps/v1", "Deployment"): ApiKind("apps", "v1", "deployments", "Deployment"),
-    ("apps/v1", "StatefulSet"): ApiKind("apps", "v1", "statefulsets", "StatefulSet"),
-    ("apps/v1", "DaemonSet"): ApiKind("apps", "v1", "daemonsets", "DaemonSet"),
-    ("batch/v1", "Job"): ApiKind("batch", "v1", "jobs", "Job"),
-    ("v1", "Service"): ApiKind("", "v1", "services", "Service"),
-    ("v1", "ConfigMap"): ApiKind("", "v1", "configmaps", "ConfigMap"),
-    ("v1", "Pod"): ApiKind("", "v1", "pods", "Pod"),
-}
-CRD = ApiKind(
-    "apiextensions.k8s.io", "v1", "customresourcedefinitions", "CustomResourceDefinition", False
-)
-NAMESPACE = ApiKind("", "v1", "namespaces", "Namespace", namespaced=False)
 FIELD_MANAGER = "tiltrun-demo"
 
 
@@ -79,8 +65,7 @@ def documents(path: Path) -> list[Obj]:
 
 def apply(kube: Kube, obj: Obj, namespace: str | None = None) -> None:
     """Server-side apply one object (the examples' kinds and the CRD only)."""
-    key = (str(obj.get("apiVersion")), str(obj.get("kind")))
-    kind = CRD if key == ("apiextensions.k8s.io/v1", "CustomResourceDefinition") else KINDS.get(key)
+    kind = BUILTIN.lookup(str(obj.get("kind")), str(obj.get("apiVersion")))
     if kind is None:
         raise CommandError(f"the demo cannot apply kind {obj.get('kind')}")
     body = (
@@ -98,7 +83,7 @@ def install_crd(kube: Kube) -> None:
         apply(kube, crd)
     name = "tiltruns.tilt.dev"
     for _, obj in cluster.watch(
-        kube, CRD, None, field_selector=f"metadata.name={name}", seconds=30
+        kube, CUSTOM_RESOURCE_DEFINITION, None, field_selector=f"metadata.name={name}", seconds=30
     ):
         conditions = (obj.get("status") or {}).get("conditions") or []
         if any(c.get("type") == "Established" and c.get("status") == "True" for c in conditions):

@@ -15,7 +15,8 @@ from typing import Any
 
 from tiltrun.api.duration import BOUNDS_TEXT, DurationRangeError, parse_bounded_duration
 from tiltrun.api.healthcheck import HealthCheckError, read_health_checks
-from tiltrun.api.model import RUN_LABEL, CISettings, ExitCondition, RunSpec
+from tiltrun.api.model import CISettings, ExitCondition, RunSpec
+from tiltrun.api.selector import selector_of
 
 DEFAULT_TIMEOUT = "30m"
 DEFAULT_READINESS_TIMEOUT = "5m"
@@ -80,7 +81,6 @@ def has_visible_character(text: str) -> bool:
 
 def read_spec(run: dict[str, Any]) -> RunSpec:
     """The spec of a TiltRun object; raises SpecError with a plain message when invalid."""
-    name = run.get("metadata", {}).get("name", "")
     spec = run.get("spec") or {}
     try:
         exit_condition = ExitCondition(spec.get("exitCondition", ExitCondition.MANUAL))
@@ -93,9 +93,7 @@ def read_spec(run: dict[str, Any]) -> RunSpec:
         raise SpecError(
             "spec.tiltfilePath must not be empty or only spaces and invisible characters"
         )
-    selector = spec.get("selector")
-    if not selector:
-        selector = {"matchLabels": {RUN_LABEL: name}}
+    selector = dict(selector_of(run))
     ci = spec.get("ci") or {}
     expect = tuple(str(entry) for entry in ci.get("expect") or ())
     if not all(has_visible_character(entry) for entry in expect):

@@ -20,9 +20,21 @@ from typing import Any
 from kubernetes.client.exceptions import ApiException
 
 from tiltrun.api.model import parse_time
+from tiltrun.api.selector import format_selector
 from tiltrun.cli import kube as cluster
-from tiltrun.cli.kube import CONNECTION_ERRORS, ApiKind, Kube, api_message, unreachable
+from tiltrun.cli.kube import CONNECTION_ERRORS, Kube, api_message, unreachable
 from tiltrun.cli.progress import clock, describe_row, rows, unsatisfied
+from tiltrun.judge.kinds import BUILTIN, EVENT, POD, REPLICASET, Kind
+from tiltrun.judge.objects import (
+    controller_ref,
+    get_bool,
+    get_int,
+    get_map,
+    get_maps,
+    get_str,
+    name_of,
+    uid_of,
+)
 
 Obj = dict[str, Any]
 
@@ -139,12 +151,13 @@ def _diagnose_one(
     reader: _Reader, target: str, reason: str, log_lines: int
 ) -> tuple[Diagnosis, set[tuple[str, str]]]:
     """The diagnosis without its events, and the objects whose events belong to it."""
-    kind, _, name = target.partition("/")
-    pods, replicasets, note = reader.pods_of(kind, name)
-    involved = {("Pod", _name(p)) for p in pods} | {(_KINDS.get(kind, kind), name)}
-    involved |= {("ReplicaSet", rs) for rs in replicasets}
+    prefix, _, name = target.partition("/")
+    kind = BUILTIN.by_target_name(target)
+    pods, replicasets, note = reader.pods_of(kind, prefix, name)
+    involved = {(POD.kind, name_of(p)) for p in pods} | {(kind.kind if kind else prefix, name)}
+    involved |= {(REPLICASET.kind, rs) for rs in replicasets}
     pod_name, container = pod_and_container(reason)
-    pod = next((p for p in pods if _name(p) == pod_name), None) or pick_pod(pods)
+    pod = next((p for p in pods if name_of(p) == pod_name), None) or pick_pod(pods)
     if pod is None:
         return Diagnosis(target, reason, logs_note=note or "no pod found"), involved
     container = container or pick_container(pod)
@@ -152,8 +165,8 @@ def _diagnose_one(
     if log_lines == 0:
         logs, why = None, "not read (--log-lines 0)"
     else:
-        logs, why = reader.logs(_name(pod), container, previous, log_lines)
-    return Diagnosis(target, reason, _name(pod), container, previous, logs, why), involved
+        logs, why = reader.logs(name_of(pod), container, previous, log_lines)
+    return Diagnosis(target, reason, name_of(pod), container, previous, logs, why), involved
 
 
 def pick_pod(pods: Sequence[Obj]) -> Obj | None:
@@ -162,40 +175,40 @@ def pick_pod(pods: Sequence[Obj]) -> Obj | None:
         return None
 
     def interest(pod: Obj) -> tuple[bool, int, str]:
-        statuses = (pod.get("status") or {}).get("containerStatuses") or []
-        ready = all(s.get("ready") for s in statuses) and bool(statuses)
-        restarts = sum(int(s.get("restartCount") or 0) for s in statuses)
-        created = str((pod.get("metadata") or {}).get("creationTimestamp") or "")
-        return (not ready, restarts, created)
+        statuses = get_maps(pod, "status", "containerStatuses")
+        ready = all(get_bool(s, "ready") for s in statuses) and bool(statuses)
+        restarts = sum(get_int(s, "restartCount") for s in statuses)
+        return (not ready, restarts, get_str(pod, "metadata", "creationTimestamp"))
 
     return max(pods, key=interest)
 
 
 def pick_container(pod: Obj) -> str:
     """The first container that is not ready, else the first container."""
-    status = pod.get("status") or {}
-    statuses = (status.get("initContainerStatuses") or []) + (status.get("containerStatuses") or [])
-    for entry in statuses:
-        if not entry.get("ready") and not _succeeded(entry):
-            return str(entry.get("name", ""))
-    containers = (pod.get("spec") or {}).get("containers") or [{}]
-    return str(containers[0].get("name", ""))
+    for entry in _container_statuses(pod):
+        if not get_bool(entry, "ready") and not _succeeded(entry):
+            return get_str(entry, "name")
+    containers = get_maps(pod, "spec", "containers")
+    return get_str(containers[0], "name") if containers else ""
 
 
-def _succeeded(entry: Obj) -> bool:
-    terminated = (entry.get("state") or {}).get("terminated") or {}
-    return bool(terminated) and int(terminated.get("exitCode") or 0) == 0
+def _container_statuses(pod: Obj) -> list[Mapping[str, Any]]:
+    return get_maps(pod, "status", "initContainerStatuses") + get_maps(
+        pod, "status", "containerStatuses"
+    )
+
+
+def _succeeded(entry: Mapping[str, Any]) -> bool:
+    terminated = get_map(entry, "state", "terminated")
+    return bool(terminated) and get_int(terminated, "exitCode") == 0
 
 
 def crashed(pod: Obj, container: str) -> bool:
     """True when the container was restarted and is not running now: its last run crashed."""
-    status = pod.get("status") or {}
-    for entry in (status.get("initContainerStatuses") or []) + (
-        status.get("containerStatuses") or []
-    ):
-        if entry.get("name") == container:
-            running = "running" in (entry.get("state") or {})
-            return int(entry.get("restartCount") or 0) > 0 and not running
+    for entry in _container_statuses(pod):
+        if get_str(entry, "name") == container:
+            running = "running" in get_map(entry, "state")
+            return get_int(entry, "restartCount") > 0 and not running
     return False
 
 
@@ -239,32 +252,6 @@ def format_event(event: Obj) -> str:
     )
 
 
-def _name(obj: Obj | None) -> str:
-    return str(((obj or {}).get("metadata") or {}).get("name") or "")
-
-
-#: The API's spelling of each target kind.
-_KINDS = {
-    "deployment": "Deployment",
-    "statefulset": "StatefulSet",
-    "daemonset": "DaemonSet",
-    "job": "Job",
-    "pod": "Pod",
-}
-#: Where the kinds a diagnosis reads live in the API.
-_RESOURCES = {
-    "deployment": ApiKind("apps", "v1", "deployments", "Deployment"),
-    "statefulset": ApiKind("apps", "v1", "statefulsets", "StatefulSet"),
-    "daemonset": ApiKind("apps", "v1", "daemonsets", "DaemonSet"),
-    "replicaset": ApiKind("apps", "v1", "replicasets", "ReplicaSet"),
-    "job": ApiKind("batch", "v1", "jobs", "Job"),
-    "pod": ApiKind("", "v1", "pods", "Pod"),
-    "event": ApiKind("", "v1", "events", "Event"),
-}
-#: The kinds a target can be.
-_TARGETS = ("deployment", "statefulset", "daemonset", "job", "pod")
-
-
 class _Reader:
     """The few reads a diagnosis makes, each with a short timeout and a plain failure."""
 
@@ -282,23 +269,21 @@ class _Reader:
         except (*CONNECTION_ERRORS, ValueError) as err:
             why.append(unreachable(self._kube.server, err))
 
-    def _get(self, kind: str, name: str) -> tuple[Obj, str]:
+    def _get(self, kind: Kind, name: str) -> tuple[Obj, str]:
         """One object, or ``{}`` and why it could not be read."""
         why: list[str] = []
         with self._failing(why):
-            found = cluster.read(
-                self._kube, _RESOURCES[kind], self._namespace, name, timeout=DIAGNOSIS_TIMEOUT
-            )
+            found = cluster.read(self._kube, kind, self._namespace, name, timeout=DIAGNOSIS_TIMEOUT)
             return found, ""
         return {}, why[0]
 
-    def _list(self, kind: str, **selectors: str) -> tuple[list[Obj], str]:
+    def _list(self, kind: Kind, **selectors: str) -> tuple[list[Obj], str]:
         """The objects of a kind in the namespace, or ``[]`` and why they could not be read."""
         why: list[str] = []
         with self._failing(why):
             found = cluster.list_objects(
                 self._kube,
-                _RESOURCES[kind],
+                kind,
                 self._namespace,
                 timeout=DIAGNOSIS_TIMEOUT,
                 **selectors,
@@ -307,29 +292,34 @@ class _Reader:
         return [], why[0]
 
     def warning_events(self) -> list[Obj]:
-        found, _ = self._list("event", field_selector="type=Warning")
+        found, _ = self._list(EVENT, field_selector="type=Warning")
         return found
 
-    def pods_of(self, kind: str, name: str) -> tuple[list[Obj], list[str], str]:
-        """The target's pods and (for a Deployment) ReplicaSet names; a note on failure."""
-        if kind not in _TARGETS:
-            return [], [], f"kind {kind!r} is not one tiltrun judges"
+    def pods_of(
+        self, kind: Kind | None, prefix: str, name: str
+    ) -> tuple[list[Obj], list[str], str]:
+        """The target's pods and (for a Deployment) ReplicaSet names; a note on failure.
+
+        ``prefix`` is the target name's kind part (``deployment``), for the messages.
+        """
+        if kind is None:
+            return [], [], f"kind {prefix!r} is not one tiltrun judges"
         workload, problem = self._get(kind, name)
         if problem:
-            return [], [], f"cannot read {kind}/{name}: {problem}"
-        if kind == "pod":
+            return [], [], f"cannot read {prefix}/{name}: {problem}"
+        if kind is POD:
             return [workload], [], ""
-        selector = label_selector((workload.get("spec") or {}).get("selector") or {})
-        listed, problem = self._list("pod", label_selector=selector)
-        replicasets = self._replicasets(workload, selector) if kind == "deployment" else {}
-        owners = {_uid(workload)} | set(replicasets)
+        selector = format_selector(get_map(workload, "spec", "selector"))
+        listed, problem = self._list(POD, label_selector=selector)
+        replicasets = self._replicasets(workload, selector) if kind.kind == "Deployment" else {}
+        owners = {uid_of(workload)} | set(replicasets)
         pods = [p for p in listed if _controller(p) in owners]
         return pods, list(replicasets.values()), f"cannot list pods: {problem}" if problem else ""
 
     def _replicasets(self, deployment: Obj, selector: str) -> dict[str, str]:
         """uid → name of the ReplicaSets a Deployment controls."""
-        listed, _ = self._list("replicaset", label_selector=selector)
-        return {_uid(rs): _name(rs) for rs in listed if _controller(rs) == _uid(deployment)}
+        listed, _ = self._list(REPLICASET, label_selector=selector)
+        return {uid_of(rs): name_of(rs) for rs in listed if _controller(rs) == uid_of(deployment)}
 
     def logs(
         self, pod: str, container: str, previous: bool, lines: int
@@ -351,32 +341,10 @@ class _Reader:
         return None, f"no logs available ({why[0]})"
 
 
-def label_selector(selector: Mapping[str, Any]) -> str:
-    """A LabelSelector object as the ``labelSelector`` query string."""
-    parts = [f"{k}={v}" for k, v in sorted((selector.get("matchLabels") or {}).items())]
-    for expr in selector.get("matchExpressions") or []:
-        key, op, values = expr.get("key"), expr.get("operator"), expr.get("values") or []
-        listed = ",".join(values)
-        parts.append(
-            {
-                "In": f"{key} in ({listed})",
-                "NotIn": f"{key} notin ({listed})",
-                "Exists": f"{key}",
-                "DoesNotExist": f"!{key}",
-            }.get(str(op), "")
-        )
-    return ",".join(p for p in parts if p)
-
-
-def _uid(obj: Obj) -> str:
-    return str((obj.get("metadata") or {}).get("uid") or "")
-
-
 def _controller(obj: Obj) -> str:
-    for ref in (obj.get("metadata") or {}).get("ownerReferences") or []:
-        if ref.get("controller"):
-            return str(ref.get("uid") or "")
-    return ""
+    """The uid of the object's controller, empty when nothing controls it."""
+    ref = controller_ref(obj)
+    return get_str(ref, "uid") if ref is not None else ""
 
 
 _CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]|\x1b\[[0-9;]*[A-Za-z]")

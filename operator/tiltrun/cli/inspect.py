@@ -11,7 +11,6 @@ one selecting by ``--selector`` (default: every candidate workload), with no run
 from __future__ import annotations
 
 import json
-import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -24,20 +23,23 @@ from rich.console import Console
 from tiltrun.api.config import ConfigError, OperatorConfig, read_config
 from tiltrun.api.healthcheck import HealthCheckError, read_health_checks, split_api_version
 from tiltrun.api.model import parse_time
+from tiltrun.api.selector import SelectorError, format_selector, selector_of
+from tiltrun.api.selector import parse_selector as parse_label_selector
 from tiltrun.cli.kube import CommandError, ExitThreeOnUsage, is_tiltrun
 from tiltrun.cli.manifests import ManifestError, read_documents
 from tiltrun.cli.progress import table
 from tiltrun.engine.status import Desired, desired_status
-from tiltrun.engine.store import WORKLOAD_KINDS, Store
-from tiltrun.judge.exit import Outcome, describe_selector
+from tiltrun.engine.store import Store
+from tiltrun.judge.exit import Outcome
 from tiltrun.judge.healthchecks import compile_problems
+from tiltrun.judge.kinds import BUILTIN
 from tiltrun.judge.library import LIBRARY
 from tiltrun.judge.objects import get_str
 
 Obj = dict[str, Any]
 
 #: Kinds the operator feeds its Store: the workloads and what relates pods to them.
-RELATED_KINDS = (*WORKLOAD_KINDS, "ReplicaSet")
+RELATED_KINDS = frozenset(kind.kind for kind in BUILTIN.watched)
 #: Selects every candidate workload (an empty selector would mean the default label).
 EVERYTHING: Obj = {"matchLabels": {}}
 _VERDICTS = {
@@ -46,7 +48,6 @@ _VERDICTS = {
     Outcome.FAILED: "would fail",
     Outcome.TIMED_OUT: "timed out",
 }
-_KEY = r"[A-Za-z0-9](?:[-A-Za-z0-9_./]*[A-Za-z0-9])?"
 
 
 @dataclass(frozen=True)
@@ -65,7 +66,7 @@ class Inspection:
         return {
             "namespace": self.namespace,
             "run": self.run or None,
-            "selector": describe_selector(self.selector) or "(everything)",
+            "selector": format_selector(self.selector) or "(everything)",
             "outcome": str(self.desired.verdict.outcome),
             "status": {key: status[key] for key in kept},
         }
@@ -99,44 +100,11 @@ def _flatten(document: object, source: str) -> Iterable[Obj]:
 
 
 def parse_selector(text: str) -> Obj:
-    """A kubectl label selector (``app=web,tier in (a,b),!legacy``) as a LabelSelector."""
-    labels: dict[str, str] = {}
-    expressions: list[Obj] = []
-    for part in _split(text):
-        if m := re.fullmatch(rf"({_KEY})\s+(in|notin)\s+\(([^)]*)\)", part):
-            values = [v.strip() for v in m.group(3).split(",") if v.strip()]
-            operator = "In" if m.group(2) == "in" else "NotIn"
-            expressions.append({"key": m.group(1), "operator": operator, "values": values})
-        elif m := re.fullmatch(rf"!\s*({_KEY})", part):
-            expressions.append({"key": m.group(1), "operator": "DoesNotExist"})
-        elif m := re.fullmatch(rf"({_KEY})\s*!=\s*(\S*)", part):
-            expressions.append({"key": m.group(1), "operator": "NotIn", "values": [m.group(2)]})
-        elif m := re.fullmatch(rf"({_KEY})\s*==?\s*(\S*)", part):
-            labels[m.group(1)] = m.group(2)
-        elif re.fullmatch(_KEY, part):
-            expressions.append({"key": part, "operator": "Exists"})
-        else:
-            raise CommandError(f"cannot read {part!r} in the selector {text!r}")
-    selector: Obj = {}
-    if labels:
-        selector["matchLabels"] = labels
-    if expressions:
-        selector["matchExpressions"] = expressions
-    return selector or dict(EVERYTHING)
-
-
-def _split(text: str) -> list[str]:
-    """Split on the commas that are not inside ``(...)``."""
-    parts, depth, current = [], 0, ""
-    for char in text:
-        depth += {"(": 1, ")": -1}.get(char, 0)
-        if char == "," and depth == 0:
-            parts.append(current.strip())
-            current = ""
-        else:
-            current += char
-    parts.append(current.strip())
-    return [p for p in parts if p]
+    """A kubectl label selector (``app=web,tier in (a,b),!legacy``); blank: everything."""
+    try:
+        return parse_label_selector(text) or dict(EVERYTHING)
+    except SelectorError as err:
+        raise CommandError(str(err)) from None
 
 
 def custom_kinds(objects: Sequence[Obj], config: OperatorConfig) -> frozenset[tuple[str, str]]:
@@ -250,9 +218,7 @@ def _judge(
         pid=0,
         operator_checks=config.health_checks,
     )
-    selector = (run_obj.get("spec") or {}).get("selector") or {
-        "matchLabels": {"tilt.dev/run": key[1]}
-    }
+    selector = dict(selector_of(run_obj))
     store.drop_run(run_obj)
     return Inspection(key[0], run, selector, desired)
 
@@ -319,14 +285,15 @@ def inspect(
         click.echo(json.dumps({"results": [i.to_dict() for i in found]}, indent=2))
         return
     if not found:
-        click.echo("no workloads (Deployments, StatefulSets, DaemonSets, Jobs, Pods) found")
+        kinds = ", ".join(f"{kind.kind}s" for kind in BUILTIN.targets)
+        click.echo(f"no workloads ({kinds}) found")
         return
     console = Console(soft_wrap=False)
     for inspection in found:
         where = inspection.namespace or "(no namespace)"
         chosen = f"TiltRun {inspection.run}" if inspection.run else "selector "
         if not inspection.run:
-            chosen += describe_selector(inspection.selector) or "(everything)"
+            chosen += format_selector(inspection.selector) or "(everything)"
         console.print(table(f"{where}: {chosen}", inspection.desired.status, at))
         verdict = inspection.desired.verdict
         click.echo(f"verdict: {_VERDICTS[verdict.outcome]}: {verdict.summary}\n")

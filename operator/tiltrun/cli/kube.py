@@ -47,6 +47,7 @@ from kubernetes.dynamic.exceptions import ResourceNotFoundError
 from kubernetes.watch import Watch
 
 from tiltrun.api.model import GROUP, KIND, PLURAL, VERSION
+from tiltrun.judge import kinds
 
 Obj = dict[str, Any]
 
@@ -113,18 +114,7 @@ class Resource(Protocol):
     def namespaced(self) -> bool: ...
 
 
-@dataclass(frozen=True)
-class ApiKind:
-    """A ``Resource`` given by hand."""
-
-    group: str
-    version: str
-    plural: str
-    kind: str
-    namespaced: bool = True
-
-
-TILTRUNS: Resource = ApiKind(GROUP, VERSION, PLURAL, KIND)
+TILTRUNS: Resource = kinds.TILTRUN
 
 
 class MissingKind(Exception):
@@ -398,7 +388,7 @@ def watch(
         yield str(event.get("type")), obj if isinstance(obj, dict) else {}
 
 
-POD: Resource = ApiKind("", "v1", "pods", "Pod")
+POD: Resource = kinds.POD
 
 
 def pod_log(

@@ -29,7 +29,8 @@ from tiltrun.engine.store import Obj, RunKey, Store, run_key, same_object
 from tiltrun.engine.writer import Gone, Writer
 from tiltrun.judge.exit import Outcome
 from tiltrun.judge.healthchecks import HealthChecks
-from tiltrun.judge.target import Related, judge
+from tiltrun.judge.related import Related
+from tiltrun.judge.target import judge
 
 log = logging.getLogger(__name__)
 
@@ -258,7 +259,7 @@ class Engine:
         held = self._judged.get(uid)
         if held is not None and held[0] == revision and held[1] == checks:
             return held[2]
-        target = judge(obj, related, checks)
+        target = judge(obj, related, checks, self.store.kinds)
         self._judged[uid] = (revision, checks, target)
         if len(self._judged) > 2 * len(self.store.revision) + 64:
             # Drop what deleted workloads left behind.

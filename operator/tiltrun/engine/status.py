@@ -21,7 +21,8 @@ from tiltrun.judge.conditions import conditions
 from tiltrun.judge.exit import Outcome, Reason, Verdict, decide
 from tiltrun.judge.healthchecks import DEFAULT as DEFAULT_CHECKS
 from tiltrun.judge.healthchecks import HealthChecks, compile_problems
-from tiltrun.judge.target import Related, is_workload, judge
+from tiltrun.judge.related import Related
+from tiltrun.judge.target import is_workload, judge
 
 Obj = dict[str, Any]
 

@@ -12,48 +12,36 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
-from tiltrun.api.model import RUN_LABEL
-from tiltrun.engine.selector import SelectorError, matches
-from tiltrun.judge.target import Related, is_custom_target, is_target
+from tiltrun.api.selector import SelectorError, matches, selector_of
+from tiltrun.judge.kinds import BUILTIN, POD, REPLICASET, Registry
+from tiltrun.judge.objects import controller_ref, get_str, labels_of, name_of, uid_of
+from tiltrun.judge.related import Related
+from tiltrun.judge.target import is_custom_target, is_target, is_workload
 
 Obj = dict[str, Any]
 RunKey = tuple[str, str]  # (namespace, name)
-WORKLOAD_KINDS = ("Deployment", "StatefulSet", "DaemonSet", "Job", "Pod")
 #: The longest owner chain followed from a pod to its target: pod -> ReplicaSet ->
 #: Deployment -> Revision -> Configuration -> Service (Knative) is five links.
 CHAIN_LIMIT = 6
 
 
-def _meta(obj: Obj) -> Obj:
-    meta = obj.get("metadata")
-    return meta if isinstance(meta, dict) else {}
+def _namespace(obj: Obj) -> str:
+    return get_str(obj, "metadata", "namespace")
 
 
 def _controller_uid(obj: Obj) -> str | None:
-    for ref in _meta(obj).get("ownerReferences") or []:
-        if isinstance(ref, dict) and ref.get("controller"):
-            uid = ref.get("uid")
-            return uid if isinstance(uid, str) else None
-    return None
+    ref = controller_ref(obj)
+    return (get_str(ref, "uid") or None) if ref is not None else None
 
 
 def run_key(run: Obj) -> RunKey:
     """``(namespace, name)``: how the engine names a TiltRun."""
-    return (_meta(run).get("namespace", ""), _meta(run).get("name", ""))
+    return (_namespace(run), name_of(run))
 
 
 def same_object(a: Obj, b: Obj) -> bool:
     """True when ``a`` and ``b`` are versions of one object, not two under one name."""
-    return _meta(a).get("uid") == _meta(b).get("uid")
-
-
-def run_selector(run: Obj) -> dict[str, Any]:
-    """The run's selector; omitted means ``tilt.dev/run: <name>``."""
-    spec = run.get("spec") or {}
-    selector = spec.get("selector")
-    if isinstance(selector, dict) and selector:
-        return selector
-    return {"matchLabels": {RUN_LABEL: _meta(run).get("name", "")}}
+    return uid_of(a) == uid_of(b)
 
 
 @dataclass
@@ -67,6 +55,8 @@ class Store:
     """
 
     custom_kinds: frozenset[str] = frozenset()
+    #: The kinds known (``judge/kinds.py``): which are workloads judged by their own rules.
+    kinds: Registry = BUILTIN
     runs: dict[RunKey, Obj] = field(default_factory=dict)
     # namespace -> uid -> candidate workload (no controller owner)
     workloads: dict[str, dict[str, Obj]] = field(default_factory=lambda: defaultdict(dict))
@@ -91,13 +81,13 @@ class Store:
         key = run_key(run)
         old = self.runs.get(key)
         self.runs[key] = _slim(run)
-        if old is None or run_selector(old) != run_selector(run):
+        if old is None or selector_of(old) != selector_of(run):
             self._unselect_run(key)
             chosen = {
                 uid
                 for ns in {key[0], ""}
                 for uid, obj in self.workloads.get(ns, {}).items()
-                if _selects(run, _labels(obj))
+                if _selects(run, labels_of(obj))
             }
             self.selected[key] = chosen
             for uid in chosen:
@@ -117,23 +107,24 @@ class Store:
     def put(self, kind: str, obj: Obj) -> set[RunKey]:
         """Record a workload, ReplicaSet or pod; return the runs it can affect."""
         obj = {**_slim(obj), "kind": kind}  # watch events of typed lists may omit kind
-        uid = _meta(obj).get("uid")
-        if not isinstance(uid, str):
+        uid = uid_of(obj)
+        if not uid:
             return set()
         old = self.by_uid.get(uid) or self._child(uid)
         affected = self._affected(old) if old else set()
         self._bump(old)
         self._forget(uid, old)
-        ns = _meta(obj).get("namespace", "")
+        ns = _namespace(obj)
         owner = _controller_uid(obj)
         if owner:
             self.children[owner][uid] = obj
             self.parent[uid] = owner
-        if kind != "Pod" or not owner:
+        # A controlled pod owns nothing judged: found through its owner, it needs no entry.
+        if kind != POD.kind or not owner:
             self.by_uid[uid] = obj
         if self._is_candidate(obj):
             self.workloads[ns][uid] = obj
-            if old is None or uid not in self.selected_by or _labels(old) != _labels(obj):
+            if old is None or uid not in self.selected_by or labels_of(old) != labels_of(obj):
                 self._select_workload(uid, obj)
         else:
             self._unselect_workload(uid)
@@ -142,8 +133,8 @@ class Store:
 
     def delete(self, kind: str, obj: Obj) -> set[RunKey]:
         """Forget an object; return the runs it affected."""
-        uid = _meta(obj).get("uid")
-        if not isinstance(uid, str):
+        uid = uid_of(obj)
+        if not uid:
             return set()
         old = self.by_uid.get(uid) or self._child(uid) or {**obj, "kind": kind}
         affected = self._affected(old)
@@ -156,20 +147,19 @@ class Store:
 
     def _bump(self, obj: Obj | None) -> None:
         top = self._top(obj) if obj else None
-        uid = _meta(top).get("uid") if top else None
-        if isinstance(uid, str):
+        uid = uid_of(top) if top else ""
+        if uid:
             self.revision[uid] = self.revision.get(uid, 0) + 1
 
     def _is_candidate(self, obj: Obj) -> bool:
         """True when ``obj`` can be a target: a workload or a custom-kind object, uncontrolled."""
-        kind = obj.get("kind")
-        if kind in WORKLOAD_KINDS and is_target(obj):
+        if is_target(obj, self.kinds):
             return True
-        return kind in self.custom_kinds and is_custom_target(obj)
+        return obj.get("kind") in self.custom_kinds and is_custom_target(obj)
 
     def _select_workload(self, uid: str, obj: Obj) -> None:
         self._unselect_workload(uid)
-        ns, labels = _meta(obj).get("namespace", ""), _labels(obj)
+        ns, labels = _namespace(obj), labels_of(obj)
         runs = {
             key
             for key, run in self.runs.items()
@@ -197,7 +187,7 @@ class Store:
             self.children[owner].pop(uid, None)
             if not self.children[owner]:
                 del self.children[owner]
-        self.workloads.get(_meta(old).get("namespace", ""), {}).pop(uid, None)
+        self.workloads.get(_namespace(old), {}).pop(uid, None)
 
     # -- questions --------------------------------------------------------------------
 
@@ -218,11 +208,11 @@ class Store:
         top = self._top(obj)
         if top is None:
             return set()
-        uid = _meta(top).get("uid")
-        if isinstance(uid, str) and uid in self.selected_by:
+        uid = uid_of(top)
+        if uid in self.selected_by:
             return set(self.selected_by[uid])
         # Not a workload we hold (the last copy of a deleted one): ask every run.
-        ns, labels = _meta(top).get("namespace", ""), _labels(top)
+        ns, labels = _namespace(top), labels_of(top)
         return {
             key
             for key, run in self.runs.items()
@@ -239,14 +229,14 @@ class Store:
             obj = held.get(uid) or cluster_wide.get(uid)
             if obj is None:
                 continue
-            if obj.get("kind") not in WORKLOAD_KINDS:
+            if not is_workload(obj, self.kinds):
                 yield obj, Related(pods=self._owned_pods(uid))
                 continue
             kids = list(self.children.get(uid, {}).values())
-            replicasets = [k for k in kids if k.get("kind") == "ReplicaSet"]
-            pods = [k for k in kids if k.get("kind") == "Pod"]
+            replicasets = [k for k in kids if k.get("kind") == REPLICASET.kind]
+            pods = [k for k in kids if k.get("kind") == POD.kind]
             for rs in replicasets:
-                pods += [p for p in self.children.get(_meta(rs).get("uid", ""), {}).values()]
+                pods += [p for p in self.children.get(uid_of(rs), {}).values()]
             yield obj, Related(replicasets=replicasets, pods=pods)
 
     def _owned_pods(self, uid: str) -> list[Obj]:
@@ -257,7 +247,7 @@ class Store:
             below: list[str] = []
             for owner in level:
                 for child_uid, child in self.children.get(owner, {}).items():
-                    if child.get("kind") == "Pod":
+                    if child.get("kind") == POD.kind:
                         pods.append(child)
                     else:
                         below.append(child_uid)
@@ -274,13 +264,8 @@ def _slim(obj: Obj) -> Obj:
     return {**obj, "metadata": {k: v for k, v in meta.items() if k != "managedFields"}}
 
 
-def _labels(obj: Obj) -> dict[str, str]:
-    labels = _meta(obj).get("labels")
-    return labels if isinstance(labels, dict) else {}
-
-
 def _selects(run: Obj, labels: dict[str, str]) -> bool:
     try:
-        return matches(run_selector(run), labels)
+        return matches(selector_of(run), labels)
     except SelectorError:
         return False

@@ -28,8 +28,6 @@ compared with, ``metadata.generation`` only when it is absent. A pod without the
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
 from tiltrun.api.model import Active, TargetState, Waiting
 from tiltrun.judge.objects import (
     Obj,
@@ -46,6 +44,7 @@ from tiltrun.judge.objects import (
     time_or,
     uid_of,
 )
+from tiltrun.judge.related import Related
 from tiltrun.judge.rollout import (
     Rollout,
     judge_rollout,
@@ -53,9 +52,6 @@ from tiltrun.judge.rollout import (
     unobserved_generation,
     waiting_for_controller,
 )
-
-if TYPE_CHECKING:
-    from tiltrun.judge.target import Related
 
 #: Label carrying the DaemonSet template generation a pod was made from.
 GENERATION_LABEL = "pod-template-generation"

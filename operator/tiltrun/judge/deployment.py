@@ -18,7 +18,6 @@ says anything about the version being deployed.
 from __future__ import annotations
 
 from collections.abc import Iterable
-from typing import TYPE_CHECKING
 
 from tiltrun.api.model import TargetState, Terminated
 from tiltrun.judge.objects import (
@@ -40,15 +39,13 @@ from tiltrun.judge.objects import (
     time_or,
     uid_of,
 )
+from tiltrun.judge.related import Related
 from tiltrun.judge.rollout import (
     Rollout,
     judge_rollout,
     unobserved_generation,
     waiting_for_controller,
 )
-
-if TYPE_CHECKING:
-    from tiltrun.judge.target import Related
 
 #: Annotation the deployment controller numbers ReplicaSets (and the Deployment) with.
 REVISION_ANNOTATION = "deployment.kubernetes.io/revision"

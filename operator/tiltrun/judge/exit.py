@@ -81,6 +81,7 @@ from typing import Any
 
 from tiltrun.api.duration import format_duration
 from tiltrun.api.model import CISettings, ExitCondition, RunSpec, Target, TargetType
+from tiltrun.api.selector import format_selector
 
 #: How many targets a summary names before it says ``and N more``.
 SUMMARY_NAMES = 5
@@ -155,44 +156,6 @@ class Verdict:
     def progress(self) -> str:
         """Satisfied out of counted targets, e.g. ``3/5``."""
         return f"{self.satisfied}/{self.total}"
-
-
-def describe_selector(selector: Mapping[str, Any]) -> str:
-    """A label selector in kubectl's human form: ``app=web,tier in (a,b),!legacy``.
-
-    Requirements are sorted by key so the text is stable. An empty selector gives ``""``.
-    Malformed parts (the selector comes from user input) are skipped, never raised on.
-    """
-    parts: list[tuple[str, str]] = []
-    labels = selector.get("matchLabels")
-    if isinstance(labels, Mapping):
-        parts.extend((str(key), f"{key}={value}") for key, value in labels.items())
-    expressions = selector.get("matchExpressions")
-    if isinstance(expressions, Sequence) and not isinstance(expressions, str):
-        for expression in expressions:
-            if isinstance(expression, Mapping):
-                parts.append(_describe_expression(expression))
-    return ",".join(text for _, text in sorted(parts, key=lambda part: part[0]))
-
-
-def _describe_expression(expression: Mapping[str, Any]) -> tuple[str, str]:
-    key = str(expression.get("key", ""))
-    operator = str(expression.get("operator", ""))
-    values = expression.get("values")
-    listed = (
-        ",".join(sorted(str(value) for value in values))
-        if isinstance(values, Sequence) and not isinstance(values, str)
-        else ""
-    )
-    if operator == "In":
-        return key, f"{key} in ({listed})"
-    if operator == "NotIn":
-        return key, f"{key} notin ({listed})"
-    if operator == "Exists":
-        return key, key
-    if operator == "DoesNotExist":
-        return key, f"!{key}"
-    return key, f"{key} {operator} ({listed})"
 
 
 class _Status(enum.Enum):
@@ -489,7 +452,7 @@ def _all_up(total: int) -> str:
 
 
 def _selector_phrase(selector: Mapping[str, Any]) -> str:
-    described = describe_selector(selector)
+    described = format_selector(selector)
     return f"the selector {described}" if described else "the empty selector"
 
 

@@ -25,8 +25,6 @@ when there is one, instead of depending on which watch event reached us first.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
 from tiltrun.api.model import Active, TargetState, Terminated, Waiting
 from tiltrun.judge.objects import (
     Obj,
@@ -54,10 +52,8 @@ from tiltrun.judge.pods import (
     phase,
     start_time,
 )
+from tiltrun.judge.related import Related
 from tiltrun.judge.rollout import pending_reason
-
-if TYPE_CHECKING:
-    from tiltrun.judge.target import Related
 
 #: The Job controller holds each of its pods with this until it has counted the pod's end.
 JOB_TRACKING_FINALIZER = "batch.kubernetes.io/job-tracking"

@@ -17,7 +17,6 @@ terminated  ok: phase ``Succeeded`` for a job pod (``restartPolicy`` ``Never`` o
 from __future__ import annotations
 
 from datetime import datetime
-from typing import TYPE_CHECKING
 
 from tiltrun.api.model import Active, TargetState, Terminated, Waiting
 from tiltrun.judge.objects import Obj, created, time_or
@@ -35,9 +34,7 @@ from tiltrun.judge.pods import (
     start_time,
     waiting_reason,
 )
-
-if TYPE_CHECKING:
-    from tiltrun.judge.target import Related
+from tiltrun.judge.related import Related
 
 
 def classify(obj: Obj, related: Related) -> TargetState:

@@ -31,7 +31,6 @@ controller sets to the revision's name; its ordinal is the label
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
 
 from tiltrun.api.model import TargetState
 from tiltrun.judge.objects import (
@@ -48,6 +47,7 @@ from tiltrun.judge.objects import (
     time_or,
     uid_of,
 )
+from tiltrun.judge.related import Related
 from tiltrun.judge.rollout import (
     Rollout,
     judge_rollout,
@@ -55,9 +55,6 @@ from tiltrun.judge.rollout import (
     unobserved_generation,
     waiting_for_controller,
 )
-
-if TYPE_CHECKING:
-    from tiltrun.judge.target import Related
 
 #: Label naming the ControllerRevision a StatefulSet (or DaemonSet) pod was made from.
 REVISION_LABEL = "controller-revision-hash"

@@ -4,7 +4,7 @@
 every time in a state comes from the objects (creation times, pod start times,
 container state times, condition transition times). The per-kind rules live in one
 short module per kind (``deployment``, ``statefulset``, ``daemonset``, ``job``,
-``pod``); this module adds what all targets share:
+``pod``), named by the kind registry (``kinds``); this module adds what all targets share:
 
 - **name**: ``<kind in lower case>/<metadata.name>``, e.g. ``deployment/web``.
 - **type**: ``job`` for Jobs and for bare Pods with ``restartPolicy`` ``Never`` or
@@ -42,8 +42,7 @@ missing falls back to the object's ``creationTimestamp``, then to the Unix epoch
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from collections.abc import Sequence
 from datetime import datetime
 
 from tiltrun.api.model import (
@@ -56,9 +55,10 @@ from tiltrun.api.model import (
     Terminated,
     Waiting,
 )
-from tiltrun.judge import custom, daemonset, deployment, job, pod, statefulset
+from tiltrun.judge import custom
 from tiltrun.judge.healthchecks import DEFAULT as DEFAULT_CHECKS
 from tiltrun.judge.healthchecks import HealthChecks
+from tiltrun.judge.kinds import BUILTIN, Registry
 from tiltrun.judge.objects import (
     Obj,
     annotations_of,
@@ -74,74 +74,34 @@ from tiltrun.judge.objects import (
     owner_references,
     time_or,
 )
-from tiltrun.judge.pods import is_job_pod
 from tiltrun.judge.policy import read_policy
+from tiltrun.judge.related import Related
 
 
-@dataclass(frozen=True)
-class Related:
-    """The objects a workload is judged with, beside itself.
-
-    The engine passes every ReplicaSet and pod the workload controls (for a
-    Deployment: its ReplicaSets and the pods they control); the judge picks the
-    current revision itself and checks controller owner uids, so extra objects do
-    no harm.
-    """
-
-    replicasets: Sequence[Obj] = ()
-    pods: Sequence[Obj] = ()
-
-
-Classifier = Callable[[Obj, Related], TargetState]
-
-#: One module per kind; each kind's rules are in its module's docstring.
-CLASSIFIERS: dict[str, Classifier] = {
-    "Deployment": deployment.classify,
-    "StatefulSet": statefulset.classify,
-    "DaemonSet": daemonset.classify,
-    "Job": job.classify,
-    "Pod": pod.classify,
-}
-
-#: The API group each target kind must come from (``""``: the core group).
-_GROUPS = {
-    "Deployment": "apps",
-    "StatefulSet": "apps",
-    "DaemonSet": "apps",
-    "Job": "batch",
-    "Pod": "",
-}
-
-
-def is_target(obj: Obj) -> bool:
+def is_target(obj: Obj, kinds: Registry = BUILTIN) -> bool:
     """True when ``obj`` is a workload of its own: a target, not a part of another.
 
-    Deployments, StatefulSets, DaemonSets, Jobs and Pods are targets unless some
-    object controls them (an owner reference with ``controller: true``): a pod of a
-    ReplicaSet is judged with its Deployment, and a Job a CronJob made is left out
-    (also when the CronJob's reference is not marked as controller). When
-    ``apiVersion`` is present its group must match (``apps``, ``batch``, core), so a
-    custom resource that happens to be called ``Deployment`` is not taken for one.
+    Objects of the registry's target kinds (``judge/kinds.py``: Deployments,
+    StatefulSets, DaemonSets, Jobs and Pods) are targets unless some object controls
+    them (an owner reference with ``controller: true``): a pod of a ReplicaSet is judged
+    with its Deployment, and a Job a CronJob made is left out (also when the CronJob's
+    reference is not marked as controller). When ``apiVersion`` is present its group
+    must match (``apps``, ``batch``, core), so a custom resource that happens to be
+    called ``Deployment`` is not taken for one.
     """
-    kind = get_str(obj, "kind")
-    if kind not in _GROUPS:
-        return False
-    api_version = get_str(obj, "apiVersion")
-    if api_version and api_version.rpartition("/")[0] != _GROUPS[kind]:
+    if not is_workload(obj, kinds):
         return False
     owners = owner_references(obj)
     if any(get_bool(ref, "controller") for ref in owners):
         return False
+    kind = get_str(obj, "kind")
     return not (kind == "Job" and any(get_str(ref, "kind") == "CronJob" for ref in owners))
 
 
-def is_workload(obj: Obj) -> bool:
-    """True for the five workload kinds (of their own API group, when it is given)."""
-    kind = get_str(obj, "kind")
-    if kind not in _GROUPS:
-        return False
-    api_version = get_str(obj, "apiVersion")
-    return not api_version or api_version.rpartition("/")[0] == _GROUPS[kind]
+def is_workload(obj: Obj, kinds: Registry = BUILTIN) -> bool:
+    """True for the registry's target kinds (of their own API group, when it is given)."""
+    entry = kinds.of(obj)
+    return entry is not None and entry.target
 
 
 def is_custom_target(obj: Obj) -> bool:
@@ -159,12 +119,10 @@ def target_name(obj: Obj) -> str:
     return f"{kind}/{name_of(obj) or 'unnamed'}"
 
 
-def default_type(obj: Obj) -> TargetType:
+def default_type(obj: Obj, kinds: Registry = BUILTIN) -> TargetType:
     """The type the kind implies: Jobs and run-to-completion Pods are jobs."""
-    kind = get_str(obj, "kind")
-    if kind == "Job" or (kind == "Pod" and is_job_pod(obj)):
-        return TargetType.JOB
-    return TargetType.SERVER
+    entry = kinds.lookup(get_str(obj, "kind"))
+    return entry.default_type(obj) if entry is not None else TargetType.SERVER
 
 
 def target_resources(obj: Obj) -> tuple[str, ...]:
@@ -177,7 +135,12 @@ def target_resources(obj: Obj) -> tuple[str, ...]:
     return (name,) if name else ()
 
 
-def judge(obj: Obj, related: Related | None = None, checks: HealthChecks | None = None) -> Target:
+def judge(
+    obj: Obj,
+    related: Related | None = None,
+    checks: HealthChecks | None = None,
+    kinds: Registry = BUILTIN,
+) -> Target:
     """The Target for ``obj``. Never raises; see the module docstring.
 
     Objects of other kinds than the five workloads (custom resources, CRDs, claims,
@@ -186,20 +149,20 @@ def judge(obj: Obj, related: Related | None = None, checks: HealthChecks | None 
     """
     obj = as_map(obj)
     name = target_name(obj)
-    fallback_type = default_type(obj)
+    fallback_type = default_type(obj, kinds)
     try:
-        target_type, type_problem = _target_type(obj)
+        target_type, type_problem = _target_type(obj, kinds)
         policy, policy_problems = read_policy(annotations_of(obj))
         problem = "; ".join(p for p in (type_problem, *policy_problems) if p)
         related = related if related is not None else Related()
-        state = _state(obj, related, target_type, problem, name, checks)
+        state = _state(obj, related, target_type, problem, name, checks, kinds)
         pods = [obj] if get_str(obj, "kind") == "Pod" else list(related.pods)
         if target_type is TargetType.JOB and state.active is not None and state.active.ready:
             # One meaning of ``ready`` for every job-type target: a job is satisfied by
             # finishing, so while it runs it is never ready, whatever its pod says.
             reason = state.active.reason or "running"
             state = TargetState(active=Active(state.active.start_time, False, reason))
-        if state.active is not None and state.active.ready and is_workload(obj):
+        if state.active is not None and state.active.ready and is_workload(obj, kinds):
             # Other kinds say themselves when they became ready (``custom``).
             since = _ready_since(pods)
             if since is not None:
@@ -216,16 +179,16 @@ def judge(obj: Obj, related: Related | None = None, checks: HealthChecks | None 
         return Target(name, fallback_type, target_resources(obj), TargetState(waiting=waiting))
 
 
-def _target_type(obj: Obj) -> tuple[TargetType, str]:
+def _target_type(obj: Obj, kinds: Registry) -> tuple[TargetType, str]:
     """The target type and, when the annotation is unusable, why."""
     raw = annotations_of(obj).get(TARGET_TYPE_ANNOTATION, "")
     value = raw.strip().lower()
     if not value:
-        return default_type(obj), ""
+        return default_type(obj, kinds), ""
     if value in (TargetType.JOB, TargetType.SERVER):
         return TargetType(value), ""
     problem = f'annotation {TARGET_TYPE_ANNOTATION}: expected "job" or "server", got "{raw}"'
-    return default_type(obj), problem
+    return default_type(obj, kinds), problem
 
 
 def _state(
@@ -235,11 +198,13 @@ def _state(
     problem: str,
     name: str,
     checks: HealthChecks | None,
+    kinds: Registry,
 ) -> TargetState:
     trigger = time_or(created(obj))
     if problem:
         return TargetState(waiting=Waiting(trigger_time=trigger, reason=problem))
-    classify = CLASSIFIERS.get(get_str(obj, "kind")) if is_workload(obj) else None
+    entry = kinds.of(obj)
+    classify = entry.classify if entry is not None else None
     if classify is None:
         return custom.classify(
             obj, related, checks or DEFAULT_CHECKS, job=target_type is TargetType.JOB

@@ -19,20 +19,14 @@ import kopf
 from tiltrun.api.model import GROUP, PLURAL, VERSION
 from tiltrun.engine.engine import Engine
 from tiltrun.engine.writer import ClusterWriter
+from tiltrun.judge.kinds import BUILTIN, Kind
 from tiltrun.wiring.discovery import ServedKind
 from tiltrun.wiring.observability import Observability
 
 log = logging.getLogger(__name__)
 
-#: (group/version, plural, Kind) of everything the engine watches besides TiltRuns.
-WATCHED = (
-    ("apps/v1", "deployments", "Deployment"),
-    ("apps/v1", "statefulsets", "StatefulSet"),
-    ("apps/v1", "daemonsets", "DaemonSet"),
-    ("apps/v1", "replicasets", "ReplicaSet"),
-    ("batch/v1", "jobs", "Job"),
-    ("v1", "pods", "Pod"),
-)
+#: Everything the engine watches besides TiltRuns: the target kinds and their children.
+WATCHED = BUILTIN.watched
 
 
 @kopf.on.startup()
@@ -90,24 +84,33 @@ def tiltruns_listed(**_: Any) -> dict[str, Any]:
 
 def register_extra(served: Iterable[ServedKind]) -> None:
     """Watch the extra kinds discovery found (``--watch``, the configuration file)."""
-    for kind in served:
-        if (kind.watched.api_version, kind.watched.resource, kind.kind) in WATCHED:
+    for served_kind in served:
+        watched = served_kind.watched
+        kind = Kind(
+            watched.group,
+            watched.version,
+            watched.resource,
+            served_kind.kind,
+            namespaced=served_kind.namespaced,
+        )
+        if any(
+            (k.group, k.version, k.plural) == (kind.group, kind.version, kind.plural)
+            for k in WATCHED
+        ):
             continue  # a built-in kind, watched already
-        _register(kind.watched.api_version, kind.watched.resource, kind.kind)
+        _register(kind)
 
 
-def _register(api_version: str, plural: str, kind: str) -> None:
-    group, _, version = api_version.rpartition("/")
-
+def _register(kind: Kind) -> None:
     def on_event(event: kopf.RawEvent, memo: kopf.Memo, **_: Any) -> None:
-        memo["engine"].observe(kind, event.get("type"), dict(event["object"]))
+        memo["engine"].observe(kind.kind, event.get("type"), dict(event["object"]))
 
     def listed(**_: Any) -> dict[str, Any]:
         return {}
 
-    kopf.on.event(group or "", version, plural, id=f"{plural}-event")(on_event)
-    kopf.index(group or "", version, plural, id=f"{plural}-listed")(listed)
+    kopf.on.event(kind.group, kind.version, kind.plural, id=f"{kind.plural}-event")(on_event)
+    kopf.index(kind.group, kind.version, kind.plural, id=f"{kind.plural}-listed")(listed)
 
 
-for _api_version, _plural, _kind in WATCHED:
-    _register(_api_version, _plural, _kind)
+for _kind in WATCHED:
+    _register(_kind)

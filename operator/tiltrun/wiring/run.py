@@ -11,6 +11,7 @@ from kubernetes.client.exceptions import ApiException
 
 from tiltrun.api.config import OperatorConfig, Unwatchable
 from tiltrun.api.model import GROUP, PLURAL, VERSION
+from tiltrun.judge.kinds import BUILTIN
 from tiltrun.wiring.discovery import ServedKind, discover
 from tiltrun.wiring.observability import Endpoints, Observability, configure_logging
 
@@ -49,9 +50,7 @@ def required_access() -> list[tuple[str, str, str]]:
     deploy/base/clusterrole.yaml grants exactly these, and tests/integration/test_deploy.py
     checks both against the API server's audit log of a whole run.
     """
-    from tiltrun.wiring.handlers import WATCHED
-
-    reads = [(GROUP, PLURAL)] + [(v.rpartition("/")[0], plural) for v, plural, _ in WATCHED]
+    reads = [(GROUP, PLURAL)] + [(kind.group, kind.plural) for kind in BUILTIN.watched]
     return [
         *((verb, group, plural) for group, plural in reads for verb in ("list", "watch")),
         ("patch", GROUP, f"{PLURAL}/status"),

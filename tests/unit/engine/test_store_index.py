@@ -11,8 +11,8 @@ from __future__ import annotations
 import random
 from typing import Any
 
-from tiltrun.engine.selector import matches
-from tiltrun.engine.store import Store, run_selector
+from tiltrun.api.selector import matches, selector_of
+from tiltrun.engine.store import Store
 
 Obj = dict[str, Any]
 NAMESPACES = ("a", "b")
@@ -77,7 +77,7 @@ def _brute_force(store: Store, key: tuple[str, str]) -> set[str]:
     return {
         uid
         for uid, obj in store.workloads.get(key[0], {}).items()
-        if matches(run_selector(run), obj["metadata"].get("labels") or {})
+        if matches(selector_of(run), obj["metadata"].get("labels") or {})
     }
 
 

@@ -18,7 +18,8 @@ from tests.unit.exit.exit_targets import (
     waiting,
 )
 from tiltrun.api.model import ExitCondition, Target, TargetState
-from tiltrun.judge.exit import Outcome, Reason, Verdict, decide, describe_selector
+from tiltrun.api.selector import format_selector
+from tiltrun.judge.exit import Outcome, Reason, Verdict, decide
 
 MICRO = timedelta(microseconds=1)
 
@@ -311,15 +312,15 @@ def test_rule6_describe_selector_in_kubectl_form() -> None:
             {"key": "canary", "operator": "Exists"},
         ],
     }
-    assert describe_selector(selector) == (
+    assert format_selector(selector) == (
         "app=shop,canary,!legacy,tier in (web,worker),tilt.dev/run=demo,zone notin (b)"
     )
 
 
 def test_rule6_describe_selector_tolerates_empty_and_malformed_input() -> None:
-    assert describe_selector({}) == ""
-    assert describe_selector({"matchLabels": None, "matchExpressions": "x"}) == ""
-    assert describe_selector({"matchExpressions": [42, {"key": "k", "operator": "Odd"}]}) == (
+    assert format_selector({}) == ""
+    assert format_selector({"matchLabels": None, "matchExpressions": "x"}) == ""
+    assert format_selector({"matchExpressions": [42, {"key": "k", "operator": "Odd"}]}) == (
         "k Odd ()"
     )
     verdict = run([], now=60, selector={})

@@ -23,7 +23,8 @@ from typing import Any
 import yaml
 
 from tiltrun.api.model import Target
-from tiltrun.judge.target import Related, judge
+from tiltrun.judge.related import Related
+from tiltrun.judge.target import judge
 
 OBJECTS = Path(__file__).parents[2] / "fixtures" / "objects"
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 import copy
 import json
 from collections.abc import Callable, Iterator
+from dataclasses import replace
 from functools import reduce
 from operator import getitem
 from typing import Any
@@ -28,9 +29,10 @@ from tests.unit.judge.conftest import (
     stamp,
 )
 from tiltrun.api.model import Target, TargetState
-from tiltrun.judge import target as target_module
+from tiltrun.judge import kinds
 from tiltrun.judge.objects import EPOCH
-from tiltrun.judge.target import Related, judge
+from tiltrun.judge.related import Related
+from tiltrun.judge.target import judge
 
 SCENARIOS = scenario_names()
 TIME_KEYS = ("Time", "Timestamp", "startedAt", "finishedAt")
@@ -231,17 +233,15 @@ def test_judge_does_not_change_its_input(scenario: str) -> None:
     assert (loaded.workload, loaded.replicasets, loaded.pods) == before
 
 
-def test_safety_net_turns_the_unforeseen_into_a_waiting_reason(
-    monkeypatch: pytest.MonkeyPatch,
-) -> None:
+def test_safety_net_turns_the_unforeseen_into_a_waiting_reason() -> None:
     """Hard rule: judge catches anything unexpected: waiting, 'cannot judge <name>: <what>'."""
 
     def explode(obj: Any, related: Related) -> TargetState:
         raise RuntimeError("boom")
 
-    monkeypatch.setitem(target_module.CLASSIFIERS, "Deployment", explode)
+    exploding = kinds.BUILTIN.extended(replace(kinds.DEPLOYMENT, classify=explode))
     loaded = load_scenario("deployment-available")
-    target = judge(loaded.workload, loaded.related)
+    target = judge(loaded.workload, loaded.related, exploding)
     assert target.name == "deployment/web"
     assert target.resources == ("web",)
     assert target.state.waiting is not None

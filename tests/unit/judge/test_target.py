@@ -8,7 +8,8 @@ import pytest
 
 from tests.unit.judge.conftest import load_scenario, stamp
 from tiltrun.api.model import TargetType
-from tiltrun.judge.target import Related, is_target, judge
+from tiltrun.judge.related import Related
+from tiltrun.judge.target import is_target, judge
 
 
 def _with_annotation(scenario: str, key: str, value: str) -> dict[str, Any]:
