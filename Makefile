@@ -33,6 +33,7 @@ chaos: binaries
 lint: $(STAMP)
 	$(BIN)/ruff check operator dev tests bench hack/image
 	$(BIN)/ruff format --check operator dev tests bench hack/image
+	$(BIN)/lint-imports --no-logo
 
 typecheck: $(STAMP)
 	$(BIN)/mypy

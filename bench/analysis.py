@@ -27,9 +27,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from tiltrun.engine.status import judge_all
 from tiltrun.engine.store import Store
 from tiltrun.judge.kinds import BUILTIN
+from tiltrun.judge.status import judge_all
 
 Obj = dict[str, Any]
 

@@ -3,7 +3,7 @@
 It reads workloads, ReplicaSets and pods from YAML or JSON (one object, a multi-document
 stream, or a ``List`` as ``kubectl get -o yaml`` prints it), relates them exactly as the
 operator does (``engine.store.Store``) and judges them with the operator's own code
-(``engine.status.desired_status``). The run it judges for is, per namespace, either a
+(``judge.status.desired_status``). The run it judges for is, per namespace, either a
 TiltRun found in the input (``--run NAME``: its selector, ci settings and startTime) or
 one selecting by ``--selector`` (default: every candidate workload), with no run timeout.
 """
@@ -28,13 +28,13 @@ from tiltrun.api.selector import parse_selector as parse_label_selector
 from tiltrun.cli.kube import CommandError, ExitThreeOnUsage, is_tiltrun
 from tiltrun.cli.manifests import ManifestError, read_documents
 from tiltrun.cli.progress import table
-from tiltrun.engine.status import Desired, desired_status
 from tiltrun.engine.store import Store
 from tiltrun.judge.exit import Outcome
 from tiltrun.judge.healthchecks import compile_problems
 from tiltrun.judge.kinds import BUILTIN
 from tiltrun.judge.library import LIBRARY
 from tiltrun.judge.objects import get_str
+from tiltrun.judge.status import Desired, desired_status
 
 Obj = dict[str, Any]
 

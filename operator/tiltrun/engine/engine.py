@@ -24,12 +24,12 @@ from typing import Any
 from tiltrun.api.config import Unwatchable, warnings_for
 from tiltrun.api.healthcheck import HealthCheck
 from tiltrun.api.model import Target, parse_time
-from tiltrun.engine.status import comparable, desired_status, failing_names, is_done
 from tiltrun.engine.store import Obj, RunKey, Store, run_key, same_object
 from tiltrun.engine.writer import Gone, Writer
 from tiltrun.judge.exit import Outcome
 from tiltrun.judge.healthchecks import HealthChecks
 from tiltrun.judge.related import Related
+from tiltrun.judge.status import comparable, desired_status, failing_names, is_done
 from tiltrun.judge.target import judge
 
 log = logging.getLogger(__name__)

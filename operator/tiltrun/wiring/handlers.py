@@ -18,10 +18,10 @@ import kopf
 
 from tiltrun.api.model import GROUP, PLURAL, VERSION
 from tiltrun.engine.engine import Engine
-from tiltrun.engine.writer import ClusterWriter
 from tiltrun.judge.kinds import BUILTIN, Kind
 from tiltrun.wiring.discovery import ServedKind
 from tiltrun.wiring.observability import Observability
+from tiltrun.wiring.writer import ClusterWriter
 
 log = logging.getLogger(__name__)
 

@@ -1,5 +1,7 @@
 """The only code that writes to the API server: TiltRun status patches and Events.
 
+``ClusterWriter`` is the engine's ``Writer`` (``engine/writer.py``) for a real cluster.
+
 It uses the official client, whose calls block, in worker threads: a pool of its own,
 one thread per pooled connection, rather than asyncio's default pool (``cpu + 4``
 threads, six on two cores), which capped how many runs could be written at once
@@ -17,27 +19,16 @@ import logging
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
-from typing import Any, Protocol
+from typing import Any
 
 from kubernetes import client
 from kubernetes.client.exceptions import ApiException
 
 from tiltrun.api.model import GROUP, KIND, PLURAL, VERSION
+from tiltrun.engine.writer import Gone
 
 log = logging.getLogger(__name__)
 Obj = dict[str, Any]
-
-
-class Gone(Exception):
-    """The TiltRun no longer exists."""
-
-
-class Writer(Protocol):
-    """What the engine needs from the cluster: a status patch and an Event."""
-
-    async def patch_status(self, namespace: str, name: str, status: Obj) -> None: ...
-
-    async def post_event(self, run: Obj, type_: str, reason: str, message: str) -> None: ...
 
 
 class ClusterWriter:

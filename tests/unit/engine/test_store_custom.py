@@ -89,7 +89,7 @@ def test_a_cluster_scoped_object_is_a_candidate_of_every_namespace() -> None:
 
 
 def test_targets_of_two_kinds_with_one_name_carry_their_group() -> None:
-    from tiltrun.engine.status import judge_all
+    from tiltrun.judge.status import judge_all
 
     store = Store(custom_kinds=frozenset({"Cluster"}))
     key = store.put_run(run())
