@@ -29,11 +29,10 @@ from tiltrun.cli import kube as cluster
 from tiltrun.cli.diagnosis import diagnose, failing_reasons, pending_reasons
 from tiltrun.cli.kube import CommandError, Kube
 from tiltrun.cli.manifests import ManifestError, read_documents
-from tiltrun.cli.progress import Display, LiveTable, LogLines, clock
+from tiltrun.cli.progress import Display, LiveTable, LogLines
 from tiltrun.cli.report import (
     EXIT_INTERRUPTED,
     EXIT_TERMINATED,
-    Outcome,
     Result,
     json_report,
     junit_xml,
@@ -41,6 +40,8 @@ from tiltrun.cli.report import (
     status_of,
 )
 from tiltrun.cli.wait import Waiter
+from tiltrun.judge.exit import Outcome
+from tiltrun.judge.exit.wording import clock
 
 Obj = dict[str, Any]
 

@@ -23,7 +23,8 @@ from tiltrun.api.model import parse_time
 from tiltrun.api.selector import format_selector
 from tiltrun.cli import kube as cluster
 from tiltrun.cli.kube import CONNECTION_ERRORS, Kube, api_message, unreachable
-from tiltrun.cli.progress import clock, describe_row, rows, unsatisfied
+from tiltrun.cli.progress import describe_row, rows, unsatisfied
+from tiltrun.judge.exit.wording import clock
 from tiltrun.judge.kinds import BUILTIN, EVENT, POD, REPLICASET, Kind
 from tiltrun.judge.objects import (
     controller_ref,

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any, Protocol, TextIO
 
 import click
@@ -19,6 +19,7 @@ from rich.table import Table
 
 from tiltrun.api.duration import format_duration
 from tiltrun.api.model import parse_time
+from tiltrun.judge.exit.wording import clock, one_line
 
 Obj = Mapping[str, Any]
 
@@ -98,20 +99,9 @@ def _row(target: Obj) -> Row:
         since = parse_time(terminated.get("finishTime"))
         error = str(terminated.get("error") or "")
         if error:
-            return Row(name, kind, "terminated", "no", one_line(error), since)
+            return Row(name, kind, "terminated", "no", one_line(error, REASON_CHARS), since)
         return Row(name, kind, "terminated", "yes", "completed", since)
     return Row(name, kind, "unknown", "no", "no status yet", None)
-
-
-def one_line(text: str, limit: int = REASON_CHARS) -> str:
-    """The first non-blank line, whitespace collapsed, cut to ``limit`` characters."""
-    line = " ".join(next((ln for ln in text.splitlines() if ln.strip()), "").split())
-    return line if len(line) <= limit else line[: limit - 1] + "…"
-
-
-def clock(t: datetime) -> str:
-    """``23:08:32Z``: the operator's error texts use the same form."""
-    return t.astimezone(UTC).strftime("%H:%M:%SZ")
 
 
 def age(since: datetime | None, now: datetime) -> str:

@@ -14,7 +14,6 @@ itself saw) goes in, text comes out. The exit codes are the contract CI scripts 
 
 from __future__ import annotations
 
-import enum
 import re
 import xml.etree.ElementTree as ET
 from collections.abc import Mapping
@@ -22,10 +21,12 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
+from tiltrun.api.duration import format_duration
 from tiltrun.api.model import parse_time
 from tiltrun.cli.diagnosis import Diagnosis
-from tiltrun.cli.progress import Row, describe_row, one_line, row
-from tiltrun.judge.exit import Reason
+from tiltrun.cli.progress import Row, describe_row, row
+from tiltrun.judge.exit import Outcome, Reason
+from tiltrun.judge.exit.wording import one_line
 
 Obj = Mapping[str, Any]
 
@@ -33,17 +34,8 @@ EXIT_INTERRUPTED = 130
 EXIT_TERMINATED = 143
 
 
-class Outcome(enum.StrEnum):
-    """How the wait ended, as ``--output json`` spells it."""
-
-    SUCCEEDED = "succeeded"
-    FAILED = "failed"
-    #: The run's own ``ci.timeout`` passed (the operator says so).
-    TIMED_OUT = "timedOut"
-    #: The command's ``--timeout`` passed first; the run goes on in the cluster.
-    CLIENT_TIMEOUT = "clientTimeout"
-
-
+#: How the wait ended (``Outcome.CLIENT_TIMEOUT``: the command's ``--timeout`` passed
+#: first, the run goes on in the cluster) and the exit code it gives.
 EXIT_CODES = {
     Outcome.SUCCEEDED: 0,
     Outcome.FAILED: 1,
@@ -134,7 +126,8 @@ class Result:
 
 
 def _seconds(value: float) -> str:
-    return f"{value:.1f}s" if value < 60 else f"{int(value // 60)}m{int(value % 60)}s"
+    """``2.4s``, ``1m5s``: tenths of a second under a minute, whole seconds above."""
+    return format_duration(round(value, 1) if value < 60 else int(value))
 
 
 # -- timings ---------------------------------------------------------------------------------
@@ -193,7 +186,7 @@ def json_report(result: Result) -> dict[str, Any]:
     return {
         "name": result.name,
         "namespace": result.namespace,
-        "outcome": str(result.outcome),
+        "outcome": result.outcome.json_name,
         "exitCode": result.exit_code,
         "message": result.headline(),
         "elapsedSeconds": round(result.elapsed, 3),
@@ -252,7 +245,7 @@ def junit_xml(result: Result) -> str:
                 case,
                 "failure",
                 message=_xml_text(one_line(diagnosis.reason, 500)),
-                type=str(result.outcome),
+                type=result.outcome.json_name,
             )
             failure.text = _xml_text(diagnosis.render())
         elif not r.satisfied:
@@ -265,7 +258,7 @@ def junit_xml(result: Result) -> str:
         )
         case.set("time", f"{result.elapsed:.3f}")
         failure = ET.SubElement(
-            case, "failure", message=_xml_text(result.headline()), type=str(result.outcome)
+            case, "failure", message=_xml_text(result.headline()), type=result.outcome.json_name
         )
         failure.text = _xml_text(str(status_of(result.run).get("error") or result.headline()))
     total = len(suite.findall("testcase"))

@@ -20,7 +20,8 @@ from tiltrun.api.spec import read_spec
 from tiltrun.cli import kube as cluster
 from tiltrun.cli.kube import CommandError, Kube
 from tiltrun.cli.progress import Display, rows
-from tiltrun.cli.report import Outcome, Result, outcome_of, status_of
+from tiltrun.cli.report import Result, outcome_of, status_of
+from tiltrun.judge.exit import Outcome
 
 Obj = dict[str, Any]
 

@@ -17,8 +17,8 @@ from tiltrun.cli import wait as wait_module
 from tiltrun.cli.ci import load_manifest, reattach_command, resolve_namespace
 from tiltrun.cli.kube import CommandError, Kube, RunEvent, api_message, unreachable
 from tiltrun.cli.main import cli
-from tiltrun.cli.report import Outcome
 from tiltrun.cli.wait import Waiter
+from tiltrun.judge.exit import Outcome
 
 TILTRUN = "apiVersion: tilt.dev/v1alpha1\nkind: TiltRun\nmetadata: {name: shop}\nspec: {}\n"
 

@@ -13,13 +13,13 @@ from tests.unit.cli.conftest import captured
 from tiltrun.cli.diagnosis import Diagnosis
 from tiltrun.cli.report import (
     EXIT_CODES,
-    Outcome,
     Result,
     json_report,
     junit_xml,
     outcome_of,
     timings,
 )
+from tiltrun.judge.exit import Outcome
 
 FINISHED = datetime(2026, 11, 26, 23, 20, tzinfo=UTC)
 

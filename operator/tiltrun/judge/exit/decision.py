@@ -1,4 +1,6 @@
-"""The exit logic: from a run's targets and the clock to a verdict (SPEC, "Exit logic").
+"""The exit logic's decision: from a run's targets and the clock to a verdict.
+
+The rules are the SPEC's "Exit logic"; ``wording`` says the result in words.
 
 ``decide`` is a pure function. It reads no clock (``now`` is passed in) and does no I/O,
 so the engine can call it on every event and again at ``Verdict.wake_at``, the next
@@ -27,24 +29,12 @@ Decisions the contract left open:
   the engine missed the moment both became true (the operator was down), the error then
   names what actually broke rather than only "timed out". Success and failure cannot
   both hold; success wins over a run timeout for the same reason: nothing is left to wait on.
-- ``error`` lists every failing target, one per line, as ``<name>: <error>``, ordered by
-  when the failure happened (``terminated.finish_time``; for a readiness timeout the
-  instant the timeout passed), then by name. A target's own multi-line error keeps its
-  lines, indented by two spaces, so every unindented line starts a new target.
-- The timeout error lists every target not yet satisfied, with "since when": ``waiting
-  since`` (``waiting.trigger_time``), ``active since`` (``active.start_time``, from which
-  the readiness timeout also counts), ``failing since`` (``terminated.finish_time``).
-  Times are ``HH:MM:SSZ`` in UTC, with the date in front when it is not ``now``'s day.
-- With no counted target the summary says ``no enabled workloads match the selector
-  <selector>``: "enabled" because disabled workloads must not change the verdict (rule 1),
-  so a selector matching only disabled workloads reads the same as one matching nothing.
+- Failing and retrying targets are ordered by when the failure happened
+  (``terminated.finish_time``; for a readiness timeout the instant the timeout passed),
+  then by name; the rest by name. How each is put into words is ``wording``'s docstring.
 - A counted target with no state at all (neither waiting, active nor terminated) is not
   satisfied: it is reported as ``no status yet``, so a judge that has not looked yet can
   never make a run succeed.
-- ``summary`` is one line that never mentions the current time, so an unchanged world
-  gives an identical summary and the engine writes nothing. Targets are listed failing
-  first, then retrying, then the rest by name; at most five names, then ``and N more``;
-  each target's detail is cut to 80 characters.
 - Once ``done``, ``wake_at`` is ``None``: a finished run is final (the engine keeps the
   first ``done`` verdict), so nothing needs to be recomputed on time.
 - ``manual`` mode applies no timeouts: ``failing`` holds targets terminated with an error
@@ -73,118 +63,16 @@ Tolerance (per workload, issue "customizable exit conditions"):
 
 from __future__ import annotations
 
-import enum
-from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass, field, replace
+from collections.abc import Iterable, Sequence
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
-from typing import Any
 
-from tiltrun.api.duration import format_duration
 from tiltrun.api.model import CISettings, ExitCondition, RunSpec, Target, TargetType
-from tiltrun.api.selector import format_selector
+from tiltrun.judge.exit import wording
+from tiltrun.judge.exit.verdict import Assessment, Outcome, Reason, Situation, Verdict
 
-#: How many targets a summary names before it says ``and N more``.
-SUMMARY_NAMES = 5
-#: How many characters of one target's detail a summary shows.
-SUMMARY_DETAIL_CHARS = 80
 #: Sorts before any real instant; only a fallback, failures always carry their time.
 _DAWN = datetime.min.replace(tzinfo=UTC)
-
-
-class Outcome(enum.StrEnum):
-    """Where a run stands. Only ``ci`` runs ever leave ``RUNNING``."""
-
-    RUNNING = "Running"
-    SUCCEEDED = "Succeeded"
-    FAILED = "Failed"
-    TIMED_OUT = "TimedOut"
-
-
-class Reason(enum.StrEnum):
-    """One CamelCase word for why the run is where it is; the conditions' ``reason``."""
-
-    #: Counted targets are not all satisfied yet, none failing or retrying.
-    WAITING = "Waiting"
-    #: Some target failed but is inside its grace period.
-    RETRYING = "Retrying"
-    #: No counted target: the selector matches nothing, or only disabled workloads.
-    NO_MATCHING_WORKLOADS = "NoMatchingWorkloads"
-    #: ci: done, every counted target satisfied.
-    SUCCEEDED = "Succeeded"
-    #: manual: every counted target satisfied (a health board has nothing to succeed at).
-    ALL_TARGETS_UP = "AllTargetsUp"
-    #: ci: done, some target failed (at least one of them not only by readiness timeout).
-    FAILED = "Failed"
-    #: ci: done, every failing target is a server that stayed not ready too long.
-    READINESS_TIMEOUT = "ReadinessTimeout"
-    #: ci: done, ``ci.timeout`` passed first.
-    TIMED_OUT = "TimedOut"
-    #: manual: some target is failing beyond its grace period.
-    FAILING = "Failing"
-
-
-@dataclass(frozen=True)
-class Verdict:
-    """What the exit logic concludes about a run at one instant."""
-
-    #: The run finished (ci mode only; a manual run is never done).
-    done: bool
-    #: Non-empty only when done with a failure.
-    error: str
-    #: One line for humans: what the run waits on, why it failed, or that all is up.
-    summary: str
-    #: Counted targets that are satisfied (server active and ready, job terminated ok).
-    satisfied: int
-    #: Counted targets (not disabled).
-    total: int
-    #: Targets failing now (beyond their grace period), in ``error`` order.
-    failing: tuple[str, ...]
-    #: Targets failing but inside their grace period, in the same order.
-    retrying: tuple[str, ...]
-    #: Earliest instant after ``now`` at which the verdict could change with time alone.
-    wake_at: datetime | None
-    #: Where the run stands; defaults keep the constructor usable with the fields above.
-    outcome: Outcome = Outcome.RUNNING
-    #: Why, as one CamelCase word (see ``Reason``).
-    reason: Reason = Reason.WAITING
-    #: Per failing target with a tolerance budget: ``{status, restarts, budget}``.
-    grace: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
-    #: Optional targets failing now; reported, never gating.
-    optional_failing: tuple[str, ...] = ()
-
-    @property
-    def progress(self) -> str:
-        """Satisfied out of counted targets, e.g. ``3/5``."""
-        return f"{self.satisfied}/{self.total}"
-
-
-class _Status(enum.Enum):
-    SATISFIED = enum.auto()
-    PENDING = enum.auto()
-    RETRYING = enum.auto()
-    FAILING = enum.auto()
-
-
-@dataclass(frozen=True)
-class _Assessment:
-    """One counted target, judged at ``now``."""
-
-    name: str
-    status: _Status
-    #: One-line detail for the summary; never mentions the time, so it is stable.
-    detail: str
-    #: The detail with "since when", for the timeout error.
-    evidence: str
-    #: For failing and retrying targets: the error the run reports (one or more lines).
-    failure: str = ""
-    #: When the failure happened; orders failing and retrying targets.
-    failed_at: datetime | None = None
-    #: When time alone would change this target's status, if it would.
-    wake_at: datetime | None = None
-    #: The failure is a readiness timeout rather than a terminated target.
-    not_ready: bool = False
-    #: Tolerance of a failing target with a budget: ``{status, restarts, budget}``.
-    grace: Mapping[str, Any] | None = None
 
 
 def decide(
@@ -196,212 +84,188 @@ def decide(
     """
     ci = spec.exit_condition == ExitCondition.CI
     enabled = [t for t in targets if not t.state.disabled]
-    assessed = [
-        _assess(target, _settings_for(target, spec.ci), now=now, timeouts=ci)
-        for target in enabled
-        if not target.policy.optional
+    counted = [
+        assess(t, settings_for(t, spec.ci), now=now, timeouts=ci)
+        for t in enabled
+        if not t.policy.optional
     ]
-    assessed += [_missing(name) for name in spec.ci.expect if not _present(name, targets)]
+    counted += [
+        Assessment(name, Situation.EXPECTED)
+        for name in spec.ci.expect
+        if not _present(name, targets)
+    ]
     optional = [
-        _assess(target, _settings_for(target, spec.ci), now=now, timeouts=ci)
-        for target in enabled
-        if target.policy.optional
+        assess(t, settings_for(t, spec.ci), now=now, timeouts=ci)
+        for t in enabled
+        if t.policy.optional
     ]
-    optional_failing = _by_failure(a for a in optional if a.status is _Status.FAILING)
-    grace = {a.name: a.grace for a in [*assessed, *optional] if a.grace is not None}
-    total = len(assessed)
-    satisfied = sum(a.status is _Status.SATISFIED for a in assessed)
-    failing = _by_failure(a for a in assessed if a.status is _Status.FAILING)
-    retrying = _by_failure(a for a in assessed if a.status is _Status.RETRYING)
-    pending = sorted((a for a in assessed if a.status is _Status.PENDING), key=lambda a: a.name)
-    unsatisfied = [*failing, *retrying, *pending]
-    everything_up = total > 0 and satisfied == total
-    nothing_matches = f"no enabled workloads match {_selector_phrase(spec.selector)}"
-
-    # The running verdict; the done outcomes below replace only what differs from it.
-    if total == 0:
-        summary, reason = nothing_matches, Reason.NO_MATCHING_WORKLOADS
-    elif everything_up:
-        summary, reason = _all_up(total), Reason.ALL_TARGETS_UP
-    else:
-        summary = _waiting_on(unsatisfied, total)
-        reason = Reason.FAILING if failing else Reason.RETRYING if retrying else Reason.WAITING
-    if optional_failing:
-        summary += "; optional: " + ", ".join(
-            f"{a.name} ({a.detail})" for a in optional_failing[:SUMMARY_NAMES]
-        )
-    running = Verdict(
-        done=False,
-        error="",
-        summary=summary,
-        satisfied=satisfied,
-        total=total,
-        failing=tuple(a.name for a in failing),
-        retrying=tuple(a.name for a in retrying),
-        wake_at=_earliest(a.wake_at for a in [*assessed, *optional]),
-        outcome=Outcome.RUNNING,
-        reason=reason,
-        grace=grace,
-        optional_failing=tuple(a.name for a in optional_failing),
-    )
+    failing = _by_failure(a for a in counted if a.failing)
+    unsatisfied = [
+        *failing,
+        *_by_failure(a for a in counted if a.retrying),
+        *sorted((a for a in counted if a.pending), key=lambda a: a.name),
+    ]
+    total = len(counted)
+    running = _running(spec, counted, optional, unsatisfied)
     if not ci:
         return running
 
     if failing:
-        more = f" (and {len(failing) - 1} more)" if len(failing) > 1 else ""
-        return replace(
-            running,
-            done=True,
-            error="\n".join(f"{a.name}: {_indent_continuation(a.failure)}" for a in failing),
-            summary=f"failed: {failing[0].name}: {_one_line(failing[0].failure)}{more}",
-            wake_at=None,
-            outcome=Outcome.FAILED,
-            reason=(
-                Reason.READINESS_TIMEOUT if all(a.not_ready for a in failing) else Reason.FAILED
-            ),
-        )
-    if everything_up:
-        return replace(
-            running,
-            done=True,
-            wake_at=None,
-            outcome=Outcome.SUCCEEDED,
-            reason=Reason.SUCCEEDED,
-        )
+        error, summary = wording.failed(failing)
+        only_readiness = all(a.situation is Situation.NOT_READY_IN_TIME for a in failing)
+        reason = Reason.READINESS_TIMEOUT if only_readiness else Reason.FAILED
+        return _done(running, Outcome.FAILED, reason, error, summary)
+    if total > 0 and not unsatisfied:
+        return _done(running, Outcome.SUCCEEDED, Reason.SUCCEEDED)
     deadline = _after(start_time, spec.ci.timeout) if spec.ci.timeout > 0 else None
     if deadline is None:
         return running
     if now < deadline:
         return replace(running, wake_at=_earliest([running.wake_at, deadline]))
+    error, summary = wording.timed_out(spec.ci.timeout, unsatisfied, total, spec.selector, now)
+    return _done(running, Outcome.TIMED_OUT, Reason.TIMED_OUT, error, summary)
 
-    head = f"timed out after {format_duration(spec.ci.timeout)}"
-    if total == 0:
-        error = summary = f"{head}; {nothing_matches}"
-    else:
-        evidence = ", ".join(f"{a.name} ({a.evidence})" for a in unsatisfied)
-        error = f"{head}; still waiting on: {evidence}"
-        summary = f"{head}; {_waiting_on(unsatisfied, total)}"
+
+def _done(
+    running: Verdict, outcome: Outcome, reason: Reason, error: str = "", summary: str = ""
+) -> Verdict:
+    """``running`` finished: final, so there is nothing left to wake up for."""
     return replace(
         running,
         done=True,
         error=error,
-        summary=summary,
+        summary=summary or running.summary,
         wake_at=None,
-        outcome=Outcome.TIMED_OUT,
-        reason=Reason.TIMED_OUT,
+        outcome=outcome,
+        reason=reason,
     )
 
 
-def _assess(target: Target, ci: CISettings, *, now: datetime, timeouts: bool) -> _Assessment:
-    """Judge one counted target; ``timeouts`` is False in manual mode (grace still applies)."""
-    state, name = target.state, target.name
-    is_server = target.type == TargetType.SERVER
+def _running(
+    spec: RunSpec,
+    counted: Sequence[Assessment],
+    optional: Sequence[Assessment],
+    unsatisfied: Sequence[Assessment],
+) -> Verdict:
+    """The verdict of a run not done; the done outcomes replace only what differs."""
+    failing = [a for a in unsatisfied if a.failing]
+    retrying = [a for a in unsatisfied if a.retrying]
+    optional_failing = _by_failure(a for a in optional if a.failing)
+    total = len(counted)
+    if total == 0:
+        reason = Reason.NO_MATCHING_WORKLOADS
+    elif not unsatisfied:
+        reason = Reason.ALL_TARGETS_UP
+    else:
+        reason = Reason.FAILING if failing else Reason.RETRYING if retrying else Reason.WAITING
+    return Verdict(
+        done=False,
+        error="",
+        summary=wording.running_summary(unsatisfied, total, spec.selector, optional_failing),
+        satisfied=total - len(unsatisfied),
+        total=total,
+        failing=tuple(a.name for a in failing),
+        retrying=tuple(a.name for a in retrying),
+        wake_at=_earliest(a.wake_at for a in [*counted, *optional]),
+        outcome=Outcome.RUNNING,
+        reason=reason,
+        grace={a.name: a.grace for a in [*counted, *optional] if a.grace is not None},
+        optional_failing=tuple(a.name for a in optional_failing),
+    )
 
+
+def assess(target: Target, ci: CISettings, *, now: datetime, timeouts: bool) -> Assessment:
+    """Where one target stands at ``now``; ``timeouts`` is False in manual mode.
+
+    ``ci`` is the run's ``spec.ci`` with the target's own annotations applied.
+    """
+    state = target.state
     if state.terminated is not None:
-        terminated = state.terminated
-        # A server is meant to run forever, so stopping is a failure even without a message.
-        if not terminated.error and not is_server:
-            return _Assessment(name, _Status.SATISFIED, detail="done", evidence="done")
-        failure = terminated.error.strip() or (
-            "stopped running (no error reported)" if is_server else "failed (no error reported)"
-        )
-        grace_end = _after(terminated.start_time, ci.grace_period)
-        # A period of 0 means no grace, whatever the clocks say; one reaching past year
-        # 9999 (grace_end None) never ends.
-        in_grace = ci.grace_period > 0 and (grace_end is None or now < grace_end)
-        restarts = target.crash_restarts
-        in_restarts = 0 < restarts <= ci.failures_allowed
-        budget = _budget(ci)
-        if in_grace or in_restarts:
-            since = _clock(terminated.finish_time, now)
-            spent = f"{restarts} of {ci.failures_allowed} restarts, " if in_restarts else ""
-            return _Assessment(
-                name,
-                _Status.RETRYING,
-                detail=f"retrying: {_one_line(failure)}",
-                evidence=(
-                    f"retrying ({spent}budget {budget}): {_one_line(failure, limit=None)}, "
-                    f"failing since {since}"
-                ),
-                failure=failure,
-                failed_at=terminated.finish_time,
-                wake_at=grace_end if in_grace else None,
-                grace={"status": "tolerated", "restarts": restarts, "budget": budget},
-            )
-        return _Assessment(
-            name,
-            _Status.FAILING,
-            detail=f"failed: {_one_line(failure)}",
-            evidence=f"failed: {_one_line(failure, limit=None)}",
-            failure=failure,
-            failed_at=terminated.finish_time,
-            grace=(
-                {"status": "exceeded", "restarts": restarts, "budget": budget} if budget else None
-            ),
-        )
-
+        return _terminated(target, ci, now)
     if state.active is not None:
-        active = state.active
-        since = _clock(active.start_time, now)
-        if not is_server:
-            return _Assessment(
-                name, _Status.PENDING, detail="running", evidence=f"running since {since}"
-            )
-        if active.ready:
-            stable_until = _after(active.ready_since or active.start_time, ci.stable_for)
-            if ci.stable_for > 0 and (stable_until is None or now < stable_until):
-                must = f"ready, must stay ready for {format_duration(ci.stable_for)}"
-                since = _clock(active.ready_since or active.start_time, now)
-                return _Assessment(
-                    name,
-                    _Status.PENDING,
-                    detail=must,
-                    evidence=f"{must}, ready since {since}",
-                    wake_at=stable_until,
-                )
-            return _Assessment(name, _Status.SATISFIED, detail="ready", evidence="ready")
-        deadline = (
-            _after(active.start_time, ci.readiness_timeout)
-            if timeouts and ci.readiness_timeout > 0
-            else None
-        )
-        if deadline is not None and now >= deadline:
-            failure = f"not ready after {format_duration(ci.readiness_timeout)}"
-            if active.reason:
-                failure += f" ({_one_line(active.reason, limit=None)})"
-            return _Assessment(
-                name,
-                _Status.FAILING,
-                detail=f"failed: {_one_line(failure)}",
-                evidence=failure,
-                failure=failure,
-                failed_at=deadline,
-                not_ready=True,
-            )
-        why = active.reason or "not ready"
-        return _Assessment(
-            name,
-            _Status.PENDING,
-            detail=_one_line(why),
-            evidence=f"{_one_line(why, limit=None)}, active since {since}",
-            wake_at=deadline,
-        )
-
+        return _active(target, ci, now, timeouts)
     if state.waiting is not None:
-        why = state.waiting.reason or "waiting"
-        since = _clock(state.waiting.trigger_time, now)
-        return _Assessment(
-            name,
-            _Status.PENDING,
-            detail=_one_line(why),
-            evidence=f"{_one_line(why, limit=None)}, waiting since {since}",
+        waiting = state.waiting
+        return Assessment(
+            target.name, Situation.WAITING, reason=waiting.reason, since=waiting.trigger_time
         )
-
     # Judges always set a state; if one has not yet, this target must not let a run pass.
-    return _Assessment(name, _Status.PENDING, detail="no status yet", evidence="no status yet")
+    return Assessment(target.name, Situation.NO_STATUS)
 
 
-def _settings_for(target: Target, ci: CISettings) -> CISettings:
+def _terminated(target: Target, ci: CISettings, now: datetime) -> Assessment:
+    terminated = target.state.terminated
+    assert terminated is not None
+    server = target.type == TargetType.SERVER
+    # A server is meant to run forever, so stopping is a failure even without a message.
+    if not terminated.error and not server:
+        return Assessment(target.name, Situation.DONE, server=False)
+    grace_end = _after(terminated.start_time, ci.grace_period)
+    # A period of 0 means no grace, whatever the clocks say; one reaching past year
+    # 9999 (grace_end None) never ends.
+    in_grace = ci.grace_period > 0 and (grace_end is None or now < grace_end)
+    restarts = target.crash_restarts
+    in_restarts = 0 < restarts <= ci.failures_allowed
+    budget = wording.budget(ci)
+    failed = Assessment(
+        target.name,
+        Situation.FAILED,
+        reason=terminated.error,
+        since=terminated.finish_time,
+        server=server,
+        restarts=restarts,
+        allowed=ci.failures_allowed,
+        budget=budget,
+        failed_at=terminated.finish_time,
+        grace={"status": "exceeded", "restarts": restarts, "budget": budget} if budget else None,
+    )
+    if not (in_grace or in_restarts):
+        return failed
+    return replace(
+        failed,
+        situation=Situation.RETRYING,
+        wake_at=grace_end if in_grace else None,
+        grace={"status": "tolerated", "restarts": restarts, "budget": budget},
+    )
+
+
+def _active(target: Target, ci: CISettings, now: datetime, timeouts: bool) -> Assessment:
+    active = target.state.active
+    assert active is not None
+    name = target.name
+    if target.type != TargetType.SERVER:
+        return Assessment(name, Situation.RUNNING, since=active.start_time, server=False)
+    if active.ready:
+        ready_since = active.ready_since or active.start_time
+        stable_until = _after(ready_since, ci.stable_for)
+        if ci.stable_for > 0 and (stable_until is None or now < stable_until):
+            return Assessment(
+                name,
+                Situation.SETTLING,
+                since=ready_since,
+                limit=ci.stable_for,
+                wake_at=stable_until,
+            )
+        return Assessment(name, Situation.READY)
+    deadline = (
+        _after(active.start_time, ci.readiness_timeout)
+        if timeouts and ci.readiness_timeout > 0
+        else None
+    )
+    if deadline is not None and now >= deadline:
+        return Assessment(
+            name,
+            Situation.NOT_READY_IN_TIME,
+            reason=active.reason,
+            limit=ci.readiness_timeout,
+            failed_at=deadline,
+        )
+    return Assessment(
+        name, Situation.NOT_READY, reason=active.reason, since=active.start_time, wake_at=deadline
+    )
+
+
+def settings_for(target: Target, ci: CISettings) -> CISettings:
     """``spec.ci`` with the target's own annotations applied on top."""
     policy = target.policy
     return replace(
@@ -416,70 +280,13 @@ def _settings_for(target: Target, ci: CISettings) -> CISettings:
     )
 
 
-def _budget(ci: CISettings) -> str:
-    """The tolerance a failure is measured against, e.g. ``30s or 3 restarts``."""
-    parts = []
-    if ci.grace_period > 0:
-        parts.append(format_duration(ci.grace_period))
-    if ci.failures_allowed > 0:
-        parts.append(f"{ci.failures_allowed} restarts")
-    return " or ".join(parts)
-
-
 def _present(name: str, targets: Sequence[Target]) -> bool:
     return any(t.name == name or name in t.resources for t in targets)
 
 
-def _missing(name: str) -> _Assessment:
-    detail = "expected, not found yet"
-    return _Assessment(name, _Status.PENDING, detail=detail, evidence=detail)
-
-
-def _by_failure(assessed: Iterable[_Assessment]) -> list[_Assessment]:
+def _by_failure(assessed: Iterable[Assessment]) -> list[Assessment]:
     """Order failing or retrying targets by when they failed, then by name."""
     return sorted(assessed, key=lambda a: (a.failed_at or _DAWN, a.name))
-
-
-def _waiting_on(unsatisfied: Sequence[_Assessment], total: int) -> str:
-    shown = ", ".join(f"{a.name} ({a.detail})" for a in unsatisfied[:SUMMARY_NAMES])
-    rest = len(unsatisfied) - SUMMARY_NAMES
-    more = f" and {rest} more" if rest > 0 else ""
-    return f"waiting on {len(unsatisfied)} of {total}: {shown}{more}"
-
-
-def _all_up(total: int) -> str:
-    return "1 target up" if total == 1 else f"all {total} targets up"
-
-
-def _selector_phrase(selector: Mapping[str, Any]) -> str:
-    described = format_selector(selector)
-    return f"the selector {described}" if described else "the empty selector"
-
-
-def _one_line(text: str, limit: int | None = SUMMARY_DETAIL_CHARS) -> str:
-    """The first non-blank line of ``text``, whitespace collapsed, cut to ``limit`` chars."""
-    line = next((ln for ln in text.splitlines() if ln.strip()), "")
-    line = " ".join(line.split())
-    if limit is not None and len(line) > limit:
-        line = line[: limit - 1] + "…"
-    return line
-
-
-def _indent_continuation(text: str) -> str:
-    # Keeps "one line per failing target" readable when a target's own error has lines.
-    return "\n  ".join(text.splitlines())
-
-
-def _clock(t: datetime, now: datetime) -> str:
-    """``22:01:03Z``; with the date when ``t`` is not on ``now``'s (UTC) day."""
-    try:
-        t, today = t.astimezone(UTC), now.astimezone(UTC).date()
-    except OverflowError:
-        # Only at the very ends of the calendar; say it as given rather than fail.
-        return t.isoformat()
-    if t.date() == today:
-        return t.strftime("%H:%M:%SZ")
-    return t.strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 def _after(start: datetime, seconds: float) -> datetime | None:
