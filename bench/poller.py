@@ -24,6 +24,7 @@ import time
 from typing import IO, Any
 
 from bench.kubeapi import Api, endpoint
+from tiltrun.api.selector import default_selector, format_selector
 from tiltrun.judge.kinds import DEPLOYMENT, JOB
 
 Obj = dict[str, Any]
@@ -86,7 +87,7 @@ async def poll(
     async with Api(endpoint(kubeconfig)) as api:
 
         async def poll_run(run: str) -> None:
-            selector = f"tilt.dev/run={run}"
+            selector = format_selector(default_selector(run))
             listed = await asyncio.gather(
                 api.get(deployments, labelSelector=selector),
                 api.get(jobs, labelSelector=selector),

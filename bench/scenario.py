@@ -18,9 +18,11 @@ import random
 from dataclasses import dataclass
 from typing import Any
 
+from tiltrun.api.model import RUN_LABEL
+from tiltrun.api.selector import default_selector
+
 Manifest = dict[str, Any]
 
-RUN_LABEL = "tilt.dev/run"
 WORKLOAD_LABEL = "bench.tilt.dev/workload"
 GATE = "bench.tilt.dev/release"
 BEHAVIOR = "fake.tilt.dev/behavior"
@@ -95,7 +97,7 @@ class Run:
             "ci": {"timeout": "30m"},
         }
         if name is not None:
-            spec["selector"] = {"matchLabels": {RUN_LABEL: self.name}}
+            spec["selector"] = default_selector(self.name)
         return {
             "apiVersion": "tilt.dev/v1alpha1",
             "kind": "TiltRun",
