@@ -22,7 +22,6 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from datetime import datetime
-from typing import TYPE_CHECKING
 
 from tiltrun.api.model import Active, TargetState, Terminated, Waiting
 from tiltrun.judge import crd, kstatus, pvc, service
@@ -37,9 +36,7 @@ from tiltrun.judge.health import (
 from tiltrun.judge.healthchecks import DEFAULT, HealthChecks, evaluate
 from tiltrun.judge.objects import Obj, by_name, created, earliest, get_str, time_or
 from tiltrun.judge.pods import first_fatal_signal, phase, start_time
-
-if TYPE_CHECKING:
-    from tiltrun.judge.target import Related
+from tiltrun.judge.related import Related
 
 Rule = Callable[[Obj], HealthVerdict]
 
