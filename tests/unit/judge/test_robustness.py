@@ -241,7 +241,7 @@ def test_safety_net_turns_the_unforeseen_into_a_waiting_reason() -> None:
 
     exploding = kinds.BUILTIN.extended(replace(kinds.DEPLOYMENT, classify=explode))
     loaded = load_scenario("deployment-available")
-    target = judge(loaded.workload, loaded.related, exploding)
+    target = judge(loaded.workload, loaded.related, kinds=exploding)
     assert target.name == "deployment/web"
     assert target.resources == ("web",)
     assert target.state.waiting is not None
