@@ -24,8 +24,8 @@ from typing import Any
 from kubernetes import client, config
 
 from tiltrun.api.model import GROUP, PLURAL, VERSION, parse_time
-from tiltrun.engine.status import desired_status
 from tiltrun.engine.store import Store
+from tiltrun.judge.status import desired_status
 
 Obj = dict[str, Any]
 

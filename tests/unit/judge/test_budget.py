@@ -28,7 +28,6 @@ from tiltrun.api.model import (
     Terminated,
     Waiting,
 )
-from tiltrun.engine.status import desired_status
 from tiltrun.judge.budget import (
     ERROR_CHARS,
     STATUS_BUDGET_BYTES,
@@ -38,7 +37,8 @@ from tiltrun.judge.budget import (
     refused,
     state_of,
 )
-from tiltrun.judge.target import Related
+from tiltrun.judge.related import Related
+from tiltrun.judge.status import desired_status
 
 REPO = Path(__file__).resolve().parents[3]
 T0 = datetime(2026, 1, 2, 3, 4, 5, tzinfo=UTC)

@@ -11,7 +11,7 @@ from tiltrun.judge import cel
 from tiltrun.judge.custom import classify, judge
 from tiltrun.judge.health import Health
 from tiltrun.judge.healthchecks import HealthChecks, compile_problems, evaluate, find_check
-from tiltrun.judge.target import Related
+from tiltrun.judge.related import Related
 
 CRASHING_POD: dict[str, Any] = {
     "apiVersion": "v1",

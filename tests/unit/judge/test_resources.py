@@ -16,7 +16,7 @@ import yaml
 from tests.unit.judge.conftest import stamp
 from tiltrun.api.model import TargetState
 from tiltrun.judge.custom import classify
-from tiltrun.judge.target import Related
+from tiltrun.judge.related import Related
 
 RESOURCES = Path(__file__).parents[2] / "fixtures" / "resources"
 
