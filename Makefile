@@ -15,7 +15,8 @@ $(STAMP): pyproject.toml dev/pyproject.toml
 	$(BIN)/pip install --quiet -e '.[dev]' -e ./dev
 	@touch $@
 
-# First run only: builds the control plane from pinned Go modules (8-10 min on 2 cores).
+# First run only: builds the control plane, and Helm for the chart's tests, from pinned Go
+# modules (8-10 min on 2 cores for the control plane; Helm about as long again).
 binaries: $(STAMP)
 	$(BIN)/tiltrun dev-cluster build
 

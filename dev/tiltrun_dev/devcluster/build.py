@@ -1,13 +1,14 @@
-"""Building the control-plane binaries from the Go modules pinned under ``hack/``.
+"""Building the control-plane binaries, and Helm, from the Go modules pinned under ``hack/``.
 
-Each wrapper module (``hack/k8s``, ``hack/etcd``, ``hack/kwok``) pins one upstream
-release with ``tool`` directives. Binaries are built once per version into
+Each wrapper module (``hack/k8s``, ``hack/etcd``, ``hack/kwok``, ``hack/helm``) pins one
+upstream release with ``tool`` directives. Binaries are built once per version into
 ``$TILTRUN_CACHE_DIR/bin/<module>-<version>/`` (default ``~/.cache/tiltrun``) and
 reused; the Go build and module caches are Go's own, so a rebuild is incremental.
 """
 
 from __future__ import annotations
 
+import fcntl
 import os
 import re
 import shutil
@@ -42,6 +43,9 @@ class GoModule:
 
     def ldflags(self) -> str:
         flags = ["-s", "-w"]
+        if self.folder == "helm":
+            # Else `helm version` says only the minor release its source names.
+            flags.append(f"-X {self.pinned}/internal/version.version={self.version()}")
         if self.folder == "k8s":
             # Without these, /version reports v0.0.0-master and the API server's
             # emulation version logic misbehaves.
@@ -69,6 +73,9 @@ MODULES = (
     GoModule("etcd", "go.etcd.io/etcd/server/v3", {"etcd": "go.etcd.io/etcd/server/v3"}),
     GoModule("kwok", "sigs.k8s.io/kwok", {"kwok": "sigs.k8s.io/kwok/cmd/kwok"}),
 )
+#: Tools the tests use beside the cluster: built by ``tiltrun dev-cluster build`` (so
+#: ``make test`` builds them before any test runs), else on first use; never by ``up``.
+HELM = GoModule("helm", "helm.sh/helm/v4", {"helm": "helm.sh/helm/v4/cmd/helm"})
 
 
 def cache_dir() -> Path:
@@ -80,16 +87,27 @@ def binary_dir(module: GoModule) -> Path:
     return cache_dir() / "bin" / f"{module.folder}-{module.version()}"
 
 
-def ensure_binaries(log: Callable[[str], None] = print) -> dict[str, Path]:
-    """Paths of every control-plane binary, building the missing ones first."""
+def ensure_binaries(
+    log: Callable[[str], None] = print, modules: tuple[GoModule, ...] = MODULES
+) -> dict[str, Path]:
+    """Paths of every control-plane binary (or of ``modules``'), building missing ones first."""
     paths: dict[str, Path] = {}
-    for module in MODULES:
+    for module in modules:
         target = binary_dir(module)
         missing = [name for name in module.packages if not (target / name).is_file()]
         if missing:
             _build(module, target, log)
         paths.update({name: target / name for name in module.packages})
     return paths
+
+
+def ensure_helm(log: Callable[[str], None] = print) -> Path:
+    """The pinned ``helm`` binary, built first if missing (one build at a time)."""
+    lock = cache_dir() / "bin" / ".helm.lock"
+    lock.parent.mkdir(parents=True, exist_ok=True)
+    with lock.open("w") as held:
+        fcntl.flock(held, fcntl.LOCK_EX)
+        return ensure_binaries(log, (HELM,))["helm"]
 
 
 def _build(module: GoModule, target: Path, log: Callable[[str], None]) -> None:
