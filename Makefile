@@ -16,7 +16,7 @@ $(STAMP): pyproject.toml dev/pyproject.toml
 	@touch $@
 
 # First run only: builds the control plane, and Helm for the chart's tests, from pinned Go
-# modules (8-10 min on 2 cores for the control plane; Helm about as long again).
+# modules (8-10 min on 2 cores for the control plane; Helm adds a few more).
 binaries: $(STAMP)
 	$(BIN)/tiltrun dev-cluster build
 
