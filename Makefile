@@ -45,8 +45,9 @@ unit: $(STAMP)
 integration: binaries
 	$(BIN)/pytest -n 3 --dist loadfile tests/integration
 
-# The benchmark (docs/benchmark.md): the operator against kubectl wait and pollers at
-# 10x10, 50x10 and 100x10 on a dedicated dev cluster; results in bench/results/.
+# The benchmark (docs/benchmark.md): the operator against kubectl wait and pollers, each
+# alone and side by side, 10 to 200 runs, quiet and with a core kept busy, nine passes on
+# dedicated dev clusters (about 30 min on 2 cores); results in bench/results/.
 bench: binaries $(VENV)/.installed-bench
 	$(BIN)/python -m bench
 

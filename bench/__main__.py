@@ -1,8 +1,10 @@
 """``python -m bench``: the benchmark, end to end. See docs/benchmark.md.
 
-By default it starts a dedicated dev cluster (``tiltrun dev-cluster up --name bench``)
-for each size and stops it afterwards (unless it was already up: then it is reused and
-left up). ``--kubeconfig`` runs on an existing cluster instead, in a fresh namespace.
+It runs a list of *passes* (a size, who takes part, how busy the machine is). By default
+each pass gets a dedicated dev cluster (``tiltrun dev-cluster up --name bench``), stopped
+afterwards, so every pass starts from an empty etcd, a fresh audit log and a control
+plane that has done nothing else (unless the cluster was already up: then it is reused
+and left up). ``--kubeconfig`` runs on an existing cluster instead, in fresh namespaces.
 """
 
 from __future__ import annotations
@@ -10,40 +12,99 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import os
 import platform
 import shutil
 import signal
 import sys
+import time
 import traceback
 import uuid
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 from bench import checks, report
 from bench.audit import audit_log_for
-from bench.harness import Cluster, Harness, Observed, Settings, log
+from bench.harness import (
+    PASSES,
+    Cluster,
+    Harness,
+    Observed,
+    Settings,
+    control_plane,
+    log,
+    pass_kind,
+)
 from bench.results import summarize
-from bench.scenario import plan
+from bench.scenario import Size, plan
 from tiltrun_dev.devcluster.build import ensure_binaries
 from tiltrun_dev.devcluster.cluster import DevCluster
 
 RESULTS = Path(__file__).resolve().parent / "results"
-FULL_SIZES = "10x10,50x10,100x10"
 QUICK_SIZES = "5x4"
 
 
-def _sizes(text: str) -> list[tuple[int, int]]:
-    out = []
-    for part in text.split(","):
-        runs, _, per_run = part.strip().lower().partition("x")
+@dataclass(frozen=True)
+class Step:
+    """One pass to run: a size, who takes part, and how many cores spin meanwhile."""
+
+    size: Size
+    pass_name: str
+    busy: int = 0
+    #: With a restart phase in a namespace of this many pods (operator passes).
+    restart_pods: int = 0
+
+    @property
+    def label(self) -> str:
+        busy = f" busy {self.busy}" if self.busy else ""
+        return f"{self.size.label} {self.pass_name}{busy}"
+
+
+#: ``make bench`` (docs/benchmark.md): the curve from 10 to 200 runs side by side; at
+#: 100x10 the operator alone (then restarted in a 5,000-pod namespace) and the baselines
+#: alone; the one-run-per-namespace layout with one operator and with two; and the
+#: side-by-side 100x10 pass again with one core kept busy. Nine passes, chosen to fit in
+#: 30 minutes on 2 cores; the report gives each pass's wall time.
+DEFAULT_PLAN = (
+    Step(Size(1, 10, 10), "together"),
+    Step(Size(1, 50, 10), "together"),
+    Step(Size(1, 100, 10), "operator", restart_pods=5000),
+    Step(Size(1, 100, 10), "baselines"),
+    Step(Size(1, 100, 10), "together"),
+    Step(Size(1, 200, 10), "together"),
+    Step(Size(100, 1, 10), "together"),
+    Step(Size(100, 1, 10), "shard"),
+    Step(Size(1, 100, 10), "together", busy=1),
+)
+
+
+def _sizes(text: str) -> list[Size]:
+    try:
+        return [Size.parse(part) for part in text.split(",")]
+    except ValueError as err:
+        raise argparse.ArgumentTypeError(f"{err}, e.g. 10x10 or 100x1x10") from None
+
+
+def _passes(text: str) -> list[str]:
+    names = [part.strip() for part in text.split(",") if part.strip()]
+    for name in names:
         try:
-            out.append((int(runs), int(per_run)))
-        except ValueError:
-            raise argparse.ArgumentTypeError(
-                f"{part!r} is not RUNSxWORKLOADS, e.g. 10x10"
-            ) from None
-    return out
+            pass_kind(name, ())
+        except ValueError as err:
+            raise argparse.ArgumentTypeError(str(err)) from None
+    return names
+
+
+def _busy(text: str) -> list[int]:
+    try:
+        counts = [int(part) for part in text.split(",")]
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a list of core counts") from None
+    if any(c < 0 for c in counts):
+        raise argparse.ArgumentTypeError("a core count cannot be negative")
+    return counts
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
@@ -51,28 +112,46 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         prog="python -m bench",
         description="Benchmark the tiltrun operator against kubectl wait and kstatus-style "
         "pollers on the same workloads.",
+        epilog="Passes: " + "; ".join(f"{name}: {what}" for name, what in PASSES.items()),
     )
     parser.add_argument(
         "--quick",
         action="store_true",
-        help=f"CI mode: size {QUICK_SIZES}, short windows; exits 1 when the operator makes "
-        "status PATCHes that change nothing, polls while idle, or misses a transition",
+        help=f"CI mode: size {QUICK_SIZES}, one side-by-side pass, short windows; exits 1 "
+        "when the operator makes status PATCHes that change nothing, polls while idle, or "
+        "misses a transition",
     )
-    parser.add_argument("--sizes", type=_sizes, help=f"RUNSxWORKLOADS,... (default {FULL_SIZES})")
+    parser.add_argument(
+        "--sizes",
+        type=_sizes,
+        help="RUNSxWORKLOADS (one namespace) or NAMESPACESxRUNSxWORKLOADS, comma-separated; "
+        "with --passes and --busy-cores, every combination runs (default: the plan in "
+        "docs/benchmark.md)",
+    )
+    parser.add_argument(
+        "--passes", type=_passes, help="who takes part, comma-separated (default: together)"
+    )
+    parser.add_argument(
+        "--busy-cores",
+        type=_busy,
+        help="run every pass with this many cores kept busy by spinning processes; a list "
+        "(0,1) runs each pass under each condition (default: 0)",
+    )
+    parser.add_argument(
+        "--restart-pods",
+        type=int,
+        default=0,
+        help="end every operator pass with a restart in a namespace of this many pods "
+        "(the default plan: 5000 in its 100x10 operator pass)",
+    )
     parser.add_argument(
         "--spread",
         type=float,
         help="seconds over which the workloads are released (default 60; quick mode 3)",
     )
-    parser.add_argument("--idle", type=float, help="seconds of the idle window (default 30)")
+    parser.add_argument("--idle", type=float, help="seconds of the idle window (default 20)")
     parser.add_argument(
         "--intervals", default="2,5", help="poller intervals in seconds (default 2,5)"
-    )
-    parser.add_argument(
-        "--no-baselines",
-        action="store_true",
-        help="the operator alone: no kubectl wait, no pollers (their requests load the API "
-        "server too)",
     )
     parser.add_argument(
         "--max-waiters",
@@ -81,7 +160,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         help="kubectl wait processes at most (whole runs are sampled; default 50)",
     )
     parser.add_argument(
-        "--kubeconfig", help="run on this cluster (in a fresh namespace) instead of a dev cluster"
+        "--kubeconfig", help="run on this cluster (in fresh namespaces) instead of a dev cluster"
     )
     parser.add_argument(
         "--kubectl",
@@ -101,11 +180,26 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         "(after changing the analysis); nothing is run",
     )
     args = parser.parse_args(argv)
-    args.sizes = args.sizes or _sizes(QUICK_SIZES if args.quick else FULL_SIZES)
     args.spread = args.spread if args.spread is not None else (3.0 if args.quick else 60.0)
-    args.idle = args.idle if args.idle is not None else (10.0 if args.quick else 30.0)
+    args.idle = args.idle if args.idle is not None else (10.0 if args.quick else 20.0)
     args.intervals = tuple(float(x) for x in args.intervals.split(","))
+    args.plan = _plan(args)
     return args
+
+
+def _plan(args: argparse.Namespace) -> list[Step]:
+    """The passes to run: the default plan, or every combination of what was given."""
+    if not args.quick and args.sizes is None and args.passes is None and args.busy_cores is None:
+        return list(DEFAULT_PLAN)
+    sizes = args.sizes or _sizes(QUICK_SIZES if args.quick else "100x10")
+    passes = args.passes or ["together"]
+    busy = args.busy_cores or [0]
+    return [
+        Step(size, name, cores, args.restart_pods if name == "operator" else 0)
+        for size in sizes
+        for name in passes
+        for cores in busy
+    ]
 
 
 def _interrupt(signum: int, frame: object) -> None:
@@ -129,7 +223,6 @@ def main(argv: list[str] | None = None) -> int:
         idle=args.idle,
         intervals=args.intervals,
         max_waiters=args.max_waiters,
-        baselines=not args.no_baselines,
         # Quick mode's runs settle in seconds: a minute without a decision is a finding.
         decide_timeout=60.0 if args.quick else 600.0,
     )
@@ -137,27 +230,37 @@ def main(argv: list[str] | None = None) -> int:
         "meta": {
             "mode": mode,
             "started": started.strftime("%Y-%m-%d %H:%M UTC"),
-            "host": f"{platform.node()}, {_cores()} cores, Python {platform.python_version()}",
+            "host": f"{platform.node()}, {os.cpu_count() or 0} cores, "
+            f"Python {platform.python_version()}",
             "cluster": "--kubeconfig " + args.kubeconfig if args.kubeconfig else f"dev {args.name}",
             "spread": args.spread,
             "idle": args.idle,
             "intervals": list(args.intervals),
             "max_waiters": args.max_waiters,
-            "baselines": not args.no_baselines,
+            "plan": [step.label for step in args.plan],
         },
-        "sizes": [],
+        "passes": [],
     }
-    for runs, per_run in args.sizes:
-        label = f"{runs}x{per_run}"
-        work = out / label
+    began = time.monotonic()
+    for index, step in enumerate(args.plan, start=1):
+        busy = f"-busy{step.busy}" if step.busy else ""
+        work = out / f"{index:02d}-{step.size.label}-{step.pass_name}{busy}"
+        log(f"pass {index}/{len(args.plan)}: {step.label}")
         try:
-            size = asyncio.run(_one_size(args, runs, per_run, settings, kubectl, work))
-        except Exception as err:  # one size failing must not lose the others
+            figures = asyncio.run(_one_pass(args, step, settings, kubectl, work))
+        except Exception as err:  # one pass failing must not lose the others
             work.mkdir(parents=True, exist_ok=True)
             (work / "error.txt").write_text(traceback.format_exc())
-            log(f"{label}: FAILED: {err!r} (traceback in {work / 'error.txt'})")
-            size = {"size": label, "error": str(err) or repr(err)}
-        results["sizes"].append(size)
+            log(f"{step.label}: FAILED: {err!r} (traceback in {work / 'error.txt'})")
+            figures = {
+                "size": step.size.label,
+                "pass": step.pass_name,
+                "busy_cores": step.busy,
+                "error": str(err) or repr(err),
+            }
+        figures["folder"] = work.name
+        results["passes"].append(figures)
+        results["meta"]["wall_seconds"] = round(time.monotonic() - began, 1)
         report.write(results, out)
     written = report.write(results, out)
     print(report.markdown(results))
@@ -169,11 +272,11 @@ def _verdict(results: dict[str, Any]) -> int:
     """Say what the checks found; 1 in quick mode when they found anything."""
     problems: list[str] = []
     unchecked: list[str] = []
-    for size in results["sizes"]:
-        if "error" in size:
-            problems.append(f"{size['size']}: {size['error']}")
+    for figures in results["passes"]:
+        if "error" in figures:
+            problems.append(f"{figures['size']} {figures['pass']}: {figures['error']}")
             continue
-        found, skipped = checks.problems(size)
+        found, skipped = checks.problems(figures)
         problems += found
         unchecked += skipped
     for sentence in unchecked:
@@ -189,30 +292,32 @@ def _verdict(results: dict[str, Any]) -> int:
 
 def _reanalyse(folder: Path) -> int:
     results = json.loads((folder / "results.json").read_text())
-    for index, size in enumerate(results["sizes"]):
-        saved = folder / size["size"] / "observed.json"
-        if "error" in size or not saved.is_file():
+    for index, figures in enumerate(results["passes"]):
+        saved = folder / figures.get("folder", "") / "observed.json"
+        if "error" in figures or not saved.is_file():
             continue
-        runs, _, per_run = size["size"].partition("x")
-        namespace = "unknown"  # the plan does not depend on it
-        scenario = plan(int(runs), int(per_run), spread=size["spread_seconds"], namespace=namespace)
-        results["sizes"][index] = summarize(scenario, Observed.load(saved))
+        scenario = plan(
+            Size.parse(figures["size"]),
+            spread=figures["spread_seconds"],
+            prefix=figures.get("namespace_prefix", "unknown"),
+        )
+        again = summarize(scenario, Observed.load(saved))
+        results["passes"][index] = {**again, "folder": figures["folder"]}
     written = report.write(results, folder)
     print(report.markdown(results))
     log("wrote " + ", ".join(str(p) for p in written))
     return _verdict(results)
 
 
-async def _one_size(
-    args: argparse.Namespace,
-    runs: int,
-    per_run: int,
-    settings: Settings,
-    kubectl: str,
-    work: Path,
+async def _one_pass(
+    args: argparse.Namespace, step: Step, settings: Settings, kubectl: str, work: Path
 ) -> dict[str, Any]:
-    namespace = f"bench-{runs}x{per_run}-{uuid.uuid4().hex[:5]}"
-    scenario = plan(runs, per_run, spread=args.spread, namespace=namespace)
+    suffix = uuid.uuid4().hex[:5]
+    prefix = f"bench-{step.size.label}-{suffix}"
+    kind = pass_kind(step.pass_name, args.intervals)
+    if kind.operators == 2 and step.size.namespaces < 2:
+        raise ValueError("the shard pass needs several namespaces (a size like 100x1x10)")
+    scenario = plan(step.size, spread=args.spread, prefix=prefix)
     dev: DevCluster | None = None
     if args.kubeconfig:
         kubeconfig = args.kubeconfig
@@ -226,23 +331,28 @@ async def _one_size(
         else:
             state = dev.up()
         kubeconfig = state.kubeconfig
-    cluster = Cluster(kubeconfig, kubectl, audit_log_for(kubeconfig))
-    harness = Harness(scenario, cluster, settings, work)
+    cluster = Cluster(kubeconfig, kubectl, audit_log_for(kubeconfig), control_plane(kubeconfig))
+    harness = Harness(
+        scenario,
+        cluster,
+        settings,
+        kind,
+        work,
+        busy=step.busy,
+        pass_id=f"{step.pass_name}-{suffix}",
+        restart_pods=step.restart_pods,
+    )
     try:
         observed = await harness.measure()
-        log(f"{scenario.size}: analysing {observed.record}")
-        return summarize(scenario, observed)
+        log(f"{step.label}: analysing {observed.record}")
+        figures = summarize(scenario, observed)
+        figures["namespace_prefix"] = prefix
+        return figures
     finally:
         if dev is not None and not args.keep_cluster:
             dev.down(quiet=True)
         elif args.kubeconfig or dev is None:
-            await harness.delete_namespace()
-
-
-def _cores() -> int:
-    import os
-
-    return os.cpu_count() or 0
+            await harness.delete_namespaces()
 
 
 if __name__ == "__main__":

@@ -1,7 +1,8 @@
-"""The processes the harness starts: the operator, the watcher, the pollers, kubectl wait.
+"""The processes the harness starts: operators, the watcher, pollers, kubectl wait, spinners.
 
 Every process is recorded when started and stopped by its own handle (never by name),
-so the harness only ever stops what it started.
+so the harness only ever stops what it started. The control plane's processes are only
+read (their CPU time, from ``/proc``), never touched.
 """
 
 from __future__ import annotations
@@ -20,6 +21,8 @@ import aiohttp
 from bench.procstat import Sample, sample
 
 REPO = Path(__file__).resolve().parents[1]
+#: What a busy core runs: the plain busy loop of a CPU-bound neighbour.
+SPIN = "while True: pass"
 
 
 @dataclass
@@ -64,6 +67,30 @@ class Started:
     def stop_all(self) -> None:
         for _, proc in reversed(self.procs):
             self.stop(proc, timeout=5)
+
+
+class Spinners:
+    """``count`` processes each keeping one core busy, for as long as the context lasts."""
+
+    def __init__(self, started: Started, count: int, log: Path) -> None:
+        self._started = started
+        self._count = count
+        self._log = log
+        self._procs: list[subprocess.Popen[bytes]] = []
+
+    def __enter__(self) -> Spinners:
+        for i in range(self._count):
+            args = [sys.executable, "-c", SPIN]
+            self._procs.append(self._started.popen(f"spinner-{i}", args, log=self._log))
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        for proc in self._procs:
+            self._started.stop(proc, timeout=5)
+
+    def cpu_seconds(self) -> float:
+        """CPU the spinners got so far: how busy they really kept the machine."""
+        return sum(s.cpu_seconds for s in (sample(p.pid) for p in self._procs) if s)
 
 
 @dataclass
@@ -122,23 +149,13 @@ def metric(text: str, name: str) -> float | None:
 
 
 def start_operator(
-    started: Started, kubeconfig: str, namespace: str, port: int, log: Path
+    started: Started, kubeconfig: str, namespaces: list[str], port: int, log: Path
 ) -> Operator:
-    """``python -m tiltrun operator`` watching ``namespace`` as ``kubeconfig``'s user."""
-    args = [
-        sys.executable,
-        "-m",
-        "tiltrun",
-        "operator",
-        "--namespace",
-        namespace,
-        "--health-port",
-        str(port),
-        "--metrics-port",
-        str(port),
-        "--bind-address",
-        "127.0.0.1",
-    ]
+    """``python -m tiltrun operator`` watching ``namespaces`` (all when empty)."""
+    args = [sys.executable, "-m", "tiltrun", "operator"]
+    for namespace in namespaces:
+        args += ["--namespace", namespace]
+    args += ["--health-port", str(port), "--metrics-port", str(port), "--bind-address", "127.0.0.1"]
     env = {**os.environ, "KUBECONFIG": kubeconfig}
     t0 = time.monotonic()
     proc = started.popen("operator", args, log=log, env=env)

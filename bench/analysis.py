@@ -19,6 +19,7 @@ otherwise *missed*: the status never showed it.
 
 from __future__ import annotations
 
+import bisect
 import json
 import math
 from collections import defaultdict
@@ -111,6 +112,14 @@ class Replay:
     final: dict[str, dict[str, str]] = field(default_factory=dict)
     first_seen: dict[str, float] = field(default_factory=dict)
     events: int = 0
+    #: Arrival of every watch event (not the initial lists' items), in order.
+    event_times: list[float] = field(default_factory=list)
+
+    def events_between(self, start: float, end: float) -> int:
+        """How many watch events arrived in ``[start, end]``."""
+        return bisect.bisect_right(self.event_times, end) - bisect.bisect_left(
+            self.event_times, start
+        )
 
     def judged_at(self, run: str, t: float) -> dict[str, str]:
         """The judged phases of ``run``'s targets just after time ``t``."""
@@ -134,6 +143,8 @@ def replay(path: Path) -> Replay:
 
     for event in read_record(path):
         out.events += 1
+        if event.type != "LISTED":
+            out.event_times.append(event.t)
         if event.kind == "TiltRun":
             name = event.obj["metadata"]["name"]
             if event.type == "DELETED":

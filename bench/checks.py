@@ -5,16 +5,26 @@ from __future__ import annotations
 from typing import Any
 
 
-def problems(size: dict[str, Any]) -> tuple[list[str], list[str]]:
-    """Problems found in one size's figures, and checks that could not be made.
+def problems(figures: dict[str, Any]) -> tuple[list[str], list[str]]:
+    """Problems found in one pass's figures, and checks that could not be made.
 
     Both are plain sentences; no problems and nothing unchecked means all is well.
     """
-    op = size["operator"]
-    requests = op["requests"]
-    label = size["size"]
+    label = f"{figures['size']} {figures['pass']}"
+    if figures.get("busy_cores"):
+        label += f" busy {figures['busy_cores']}"
     out: list[str] = []
     unchecked: list[str] = []
+    op = figures.get("operator")
+    if op is not None:
+        out += _operator(label, op, unchecked)
+    out.extend(f"{label}: {failure}" for failure in figures["failures"])
+    return out, unchecked
+
+
+def _operator(label: str, op: dict[str, Any], unchecked: list[str]) -> list[str]:
+    out: list[str] = []
+    requests = op["requests"]
     noop = op.get("noop_patches")
     if noop is None:
         unchecked.append(f"{label}: cannot count status PATCHes (no audit log, no metrics)")
@@ -48,8 +58,10 @@ def problems(size: dict[str, Any]) -> tuple[list[str], list[str]]:
         )
     if op["wrong_final_status"]:
         out.append(f"{label}: final status wrong: {'; '.join(op['wrong_final_status'][:10])}")
-    if op["startup_never_correct"]:
-        names = ", ".join(op["startup_never_correct"][:10])
+    never = op["startup_never_correct"] + (
+        (op.get("restart") or {}).get("startup_never_correct") or []
+    )
+    if never:
+        names = ", ".join(never[:10])
         out.append(f"{label}: after a restart these runs never got a correct status: {names}")
-    out.extend(f"{label}: {failure}" for failure in size["failures"])
-    return out, unchecked
+    return out

@@ -23,7 +23,7 @@ import signal
 import time
 from typing import IO, Any
 
-from bench.kubeapi import Api, endpoint
+from bench.kube import connect, list_objects
 from tiltrun.api.selector import default_selector, format_selector
 from tiltrun.judge.kinds import DEPLOYMENT, JOB
 
@@ -71,26 +71,22 @@ def job_status(obj: Obj) -> str:
     return "InProgress"
 
 
-async def poll(
-    kubeconfig: str, namespace: str, runs: list[str], interval: float, out: IO[str]
-) -> int:
-    """Poll until every run is decided (or SIGTERM); the number of requests made."""
+async def poll(kubeconfig: str, runs: list[tuple[str, str]], interval: float, out: IO[str]) -> int:
+    """Poll ``(namespace, run)`` until each is decided (or SIGTERM); the requests made."""
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, stop.set)
     seen: dict[tuple[str, str], str] = {}
     undecided = set(runs)
-    deployments = DEPLOYMENT.path(namespace)
-    jobs = JOB.path(namespace)
 
-    async with Api(endpoint(kubeconfig)) as api:
+    async with await connect(kubeconfig) as kube:
 
-        async def poll_run(run: str) -> None:
+        async def poll_run(namespace: str, run: str) -> None:
             selector = format_selector(default_selector(run))
             listed = await asyncio.gather(
-                api.get(deployments, labelSelector=selector),
-                api.get(jobs, labelSelector=selector),
+                list_objects(kube, DEPLOYMENT, namespace, label_selector=selector),
+                list_objects(kube, JOB, namespace, label_selector=selector),
             )
             now = time.monotonic()
             verdicts = []
@@ -108,12 +104,12 @@ async def poll(
             if "Failed" in verdicts or (verdicts and all(v == "Current" for v in verdicts)):
                 decided = "Failed" if "Failed" in verdicts else "Current"
                 out.write(json.dumps({"t": now, "run": run, "decided": decided}) + "\n")
-                undecided.discard(run)
+                undecided.discard((namespace, run))
 
         next_tick = time.monotonic()
         first = True
         while undecided and not stop.is_set():
-            await asyncio.gather(*(poll_run(run) for run in sorted(undecided)))
+            await asyncio.gather(*(poll_run(ns, run) for ns, run in sorted(undecided)))
             out.flush()
             if first:
                 print("ready", flush=True)  # polling: the harness may set things in motion
@@ -121,21 +117,19 @@ async def poll(
             next_tick += interval
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(stop.wait(), timeout=max(0.0, next_tick - time.monotonic()))
-        return api.sent
+        return kube.sent
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--kubeconfig", required=True)
-    parser.add_argument("--namespace", required=True)
     parser.add_argument("--interval", type=float, required=True)
-    parser.add_argument("--runs", required=True, help="comma-separated run names")
+    parser.add_argument("--runs", required=True, help="comma-separated NAMESPACE/RUN")
     parser.add_argument("--out", required=True)
     args = parser.parse_args()
     with open(args.out, "w") as out:
-        sent = asyncio.run(
-            poll(args.kubeconfig, args.namespace, args.runs.split(","), args.interval, out)
-        )
+        runs = [(ns, run) for ns, _, run in (item.partition("/") for item in args.runs.split(","))]
+        sent = asyncio.run(poll(args.kubeconfig, runs, args.interval, out))
         out.write(json.dumps({"requests": sent}) + "\n")
 
 

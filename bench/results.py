@@ -1,4 +1,4 @@
-"""One size's figures, computed from what the harness observed.
+"""One pass's figures, computed from what the harness observed.
 
 Every latency is "arrival at the watcher of the status (or the moment a baseline
 noticed) minus arrival at the watcher of the event that made the change", in seconds.
@@ -15,7 +15,7 @@ from typing import Any
 from bench import identities
 from bench.analysis import Answer, Replay, Transition, align, correct_at, percentiles, replay
 from bench.audit import Request, between, by_kind
-from bench.harness import Mark, Observed, again
+from bench.harness import Mark, Observed, again, restarted
 from bench.scenario import Scenario
 
 #: The phase each kind reaches when kubectl wait returns and kstatus says Current.
@@ -23,64 +23,126 @@ UP = {"deployment": "ready", "job": "succeeded"}
 
 
 def summarize(scenario: Scenario, obs: Observed) -> dict[str, Any]:
-    """The figures of one size, as plain data (written to results.json as is)."""
+    """The figures of one pass, as plain data (written to results.json as is)."""
     assert obs.record is not None
     rep = replay(obs.record)
     marks = obs.marks
-    answers = {run.name: align(rep, run.name) for run in scenario.runs}
-    index = {
-        (a.transition.run, a.transition.target, a.transition.t): a
-        for run_answers in answers.values()
-        for a in run_answers
-    }
-    release = marks["release"].mono
     # The first time each workload came up (or failed) after its release: what
     # kubectl wait and the pollers wait for.
     up: dict[tuple[str, str], Transition] = {}
+    release = marks["release"].mono if "release" in marks else marks["begin"].mono
     for run in scenario.runs:
         for tr in rep.transitions.get(run.name, []):
             kind = tr.target.split("/")[0]
             wanted = {"failed"} | {UP.get(kind, "")}
             if tr.t >= release and tr.phase in wanted and (run.name, tr.target) not in up:
                 up[(run.name, tr.target)] = tr
-
-    operator = _operator(scenario, obs, rep, answers, index, up)
-    pollers = {
-        f"poll_{interval:g}s": _poller(scenario, path, up, rep)
-        for interval, path in obs.poller_files.items()
-    }
-    waiters = _kubectl_wait(scenario, obs, up, rep)
     requests = _requests(scenario, obs)
-    operator["requests"] = requests.pop(identities.OPERATOR)
-    operator["noop_patches"] = _noop_patches(operator)
-    # The runs of the live phase only (the start-up phase's second runs get one write each).
-    live_patches = [
-        operator["requests"]["status_patches_by_run"].get(run.name, 0) for run in scenario.runs
-    ]
-    operator["status_patches_per_run"] = {
-        "mean": sum(live_patches) / len(live_patches) if live_patches else None,
-        "max": max(live_patches, default=None),
-        "per_workload": sum(live_patches) / max(1, len(scenario.workloads)),
-    }
-    waiters["requests"] = requests.pop(identities.KUBECTL_WAIT)
-    for interval in obs.poller_files:
-        pollers[f"poll_{interval:g}s"]["requests"] = requests.pop(identities.poller_user(interval))
-    return {
-        "size": scenario.size,
+    out: dict[str, Any] = {
+        "size": scenario.label,
+        "layout": scenario.size.layout,
+        "pass": obs.pass_name,
+        "busy_cores": obs.busy,
+        "operators": obs.operators,
+        "namespaces": len(scenario.namespaces),
         "runs": len(scenario.runs),
         "workloads_per_run": len(scenario.runs[0].workloads),
         "workloads": len(scenario.workloads),
+        "pods": scenario.pods,
         "spread_seconds": scenario.spread,
         "watch_events": rep.events,
-        "operator": operator,
-        "kubectl_wait": waiters,
-        **pollers,
         "phases_seconds": {
             name: round(marks[name].mono - marks["begin"].mono, 2) for name in marks
         },
+        "wall_seconds": obs.wall_seconds,
         "loadavg": dict(obs.loadavg),
-        "live_cpu": _live_cpu(obs),
+        "spinner_cpu_seconds": obs.spinner_cpu,
+        "apiserver": _control_plane(obs, "kube-apiserver"),
+        "etcd": _control_plane(obs, "etcd"),
         "failures": list(obs.failures),
+    }
+    if obs.operators:
+        answers = {run.name: align(rep, run.name) for run in scenario.runs}
+        index = {
+            (a.transition.run, a.transition.target, a.transition.t): a
+            for run_answers in answers.values()
+            for a in run_answers
+        }
+        operator = _operator(scenario, obs, rep, answers, index, up)
+        operator["requests"] = requests.pop(identities.OPERATOR)
+        operator["noop_patches"] = _noop_patches(operator)
+        # The runs of the live phase only (the start-up phase's second runs get one write each).
+        live_patches = [
+            operator["requests"]["status_patches_by_run"].get(run.name, 0) for run in scenario.runs
+        ]
+        operator["status_patches_per_run"] = {
+            "mean": sum(live_patches) / len(live_patches) if live_patches else None,
+            "max": max(live_patches, default=None),
+            "per_workload": sum(live_patches) / max(1, len(scenario.workloads)),
+        }
+        operator["live_cpu"] = _live_cpu(obs, rep)
+        operator["memory"] = _memory(scenario, obs)
+        operator["restart"] = _restart(scenario, obs, rep)
+        out["operator"] = operator
+    if obs.waiters or obs.waiter_runs:
+        waiters = _kubectl_wait(scenario, obs, up, rep)
+        waiters["requests"] = requests.pop(identities.KUBECTL_WAIT)
+        out["kubectl_wait"] = waiters
+    for interval, path in obs.poller_files.items():
+        poller = _poller(scenario, path, up, rep)
+        poller["requests"] = requests.pop(identities.poller_user(interval))
+        out[f"poll_{interval:g}s"] = poller
+    return out
+
+
+def _control_plane(obs: Observed, component: str) -> dict[str, float | None] | None:
+    """A control-plane process's CPU seconds over the whole pass and over its live window.
+
+    ``live``: from the first release to the last run decided, the same schedule in every
+    pass of a size. ``contenders``: from the first contender's start (the operator, or
+    the baselines) to the end of the live phase: what having them there cost.
+    """
+    cpu = obs.control_plane_cpu.get(component)
+    if not cpu:
+        return None
+
+    def between(start: str, end: str) -> float | None:
+        if start in cpu and end in cpu:
+            return round(cpu[end] - cpu[start], 3)
+        return None
+
+    first = "operator-1-start" if "operator-1-start" in cpu else "baselines"
+    return {
+        "pass": between("begin", "end"),
+        "live": between("release", "decided"),
+        "contenders": between(first, "live-end"),
+        "live_seconds": (
+            obs.marks["decided"].mono - obs.marks["release"].mono
+            if "release" in obs.marks and "decided" in obs.marks
+            else None
+        ),
+    }
+
+
+def _restart(scenario: Scenario, obs: Observed, rep: Replay) -> dict[str, Any] | None:
+    """The restart phase: from the third operator's start to every run's correct status."""
+    if "operator-3-start" not in obs.marks:
+        return None
+    t0 = obs.marks["operator-3-start"].mono
+    times, never = [], []
+    for run in scenario.runs:
+        t = correct_at(rep, restarted(run.name), t0, ci=True)
+        if t is None:
+            never.append(restarted(run.name))
+        else:
+            times.append(t - t0)
+    three = obs.operator_samples.get("operator-3", {})
+    return {
+        "pods": obs.restart_pods,
+        "startup_seconds": percentiles(times),
+        "startup_never_correct": never,
+        "cpu_seconds": three.get("cpu_seconds"),
+        "peak_rss_mb": _mb(three.get("peak_rss_bytes")),
     }
 
 
@@ -169,6 +231,7 @@ def _operator(
         "failure_to_done": percentiles(failure_to_done),
         "cpu_seconds": one.get("cpu_seconds"),
         "peak_rss_mb": _mb(one.get("peak_rss_bytes")),
+        "peak_rss_mb_sum": _mb(one.get("peak_rss_bytes_sum")),
         "idle_cpu_percent": (
             100 * idle["cpu_seconds"] / idle["seconds"] if idle.get("seconds") else None
         ),
@@ -183,14 +246,44 @@ def _operator(
     }
 
 
-def _live_cpu(obs: Observed) -> dict[str, float] | None:
-    """The operator's CPU seconds from release to decided, and that as a share of a core."""
+def _live_cpu(obs: Observed, rep: Replay) -> dict[str, float | None] | None:
+    """The operators' CPU from release to decided, as a share of a core and per watch event.
+
+    The watch events are the ones the watcher recorded in the same window: the operator
+    watches the same kinds in the same namespaces, so it received the same events.
+    """
     cpu, marks = obs.operator_cpu, obs.marks
     if "release" not in cpu or "decided" not in cpu:
         return None
-    seconds = marks["decided"].mono - marks["release"].mono
+    start, end = marks["release"].mono, marks["decided"].mono
+    seconds = end - start
     used = cpu["decided"] - cpu["release"]
-    return {"cpu_seconds": used, "seconds": seconds, "core_share": used / seconds}
+    events = rep.events_between(start, end)
+    return {
+        "cpu_seconds": used,
+        "seconds": seconds,
+        "core_share": used / seconds if seconds > 0 else 0.0,
+        "watch_events": events,
+        "cpu_ms_per_event": 1000 * used / events if events else None,
+    }
+
+
+def _memory(scenario: Scenario, obs: Observed) -> dict[str, float | None]:
+    """Resident memory with nothing listed, with everything parked, and per workload.
+
+    Per workload: the growth from the operator's start (healthy, its namespaces empty) to
+    every workload parked (each with its ReplicaSet and pods), over the workloads.
+    """
+    rss = obs.operator_rss
+    before, parked = rss.get("operator-1-healthy"), rss.get("parked")
+    per_workload = None
+    if before is not None and parked is not None and scenario.workloads:
+        per_workload = (parked - before) / len(scenario.workloads) / 1024
+    return {
+        "empty_mb": _mb(before),
+        "parked_mb": _mb(parked),
+        "per_workload_kb": None if per_workload is None else round(per_workload, 1),
+    }
 
 
 def _noop_patches(operator: dict[str, Any]) -> int | None:
@@ -336,25 +429,29 @@ def _requests(scenario: Scenario, obs: Observed) -> dict[str, dict[str, Any]]:
             "watches": sum(r.verb == "watch" for r in mine),
         }
 
+    def window(user: str, start: str, end: str) -> list[Request]:
+        if start not in marks:
+            return []
+        return of(user, marks[start].wall, marks[end].wall if end in marks else None)
+
     out: dict[str, dict[str, Any]] = {}
-    op1 = of(identities.OPERATOR, marks["operator-1-start"].wall, marks["operator-1-stop"].wall)
-    op2 = of(identities.OPERATOR, marks["operator-2-start"].wall, marks["end"].wall)
-    live = of(identities.OPERATOR, marks["baselines"].wall, marks["live-end"].wall)
-    idle = of(identities.OPERATOR, marks["idle"].wall, marks["idle-end"].wall)
     patches: Counter[str] = Counter(
         r.name
         for r in of(identities.OPERATOR)
         if r.verb == "patch" and r.resource == "tiltruns/status" and r.code < 400
     )
     out[identities.OPERATOR] = {
-        **block(op1),
-        "live_window": block(live),
-        "idle_window": block(idle),
-        "startup_process": block(op2),
+        **block(window(identities.OPERATOR, "operator-1-start", "operator-1-stop")),
+        "live_window": block(window(identities.OPERATOR, "baselines", "live-end")),
+        "idle_window": block(window(identities.OPERATOR, "idle", "idle-end")),
+        "startup_process": block(
+            window(identities.OPERATOR, "operator-2-start", "operator-2-stop")
+        ),
+        "restart_process": block(window(identities.OPERATOR, "operator-3-start", "end")),
         "status_patches": sum(patches.values()) if counted else None,
         "status_patches_by_run": dict(sorted(patches.items())),
     }
-    waiters = of(identities.KUBECTL_WAIT, marks["baselines"].wall)
+    waiters = window(identities.KUBECTL_WAIT, "baselines", "end")
     count = len(obs.waiters) or 1
     out[identities.KUBECTL_WAIT] = {
         **block(waiters),

@@ -42,10 +42,13 @@ def test_quick_benchmark_finds_no_wasted_write_no_idle_polling_no_missed_transit
         check=False,
     )
     assert result.returncode == 0, f"{result.stderr[-4000:]}\n{result.stdout[-3000:]}"
-    size = json.loads((tmp_path / "results.json").read_text())["sizes"][0]
-    operator = size["operator"]
-    # It measured something: transitions were seen and answered, the baselines ran.
+    (side_by_side,) = json.loads((tmp_path / "results.json").read_text())["passes"]
+    assert side_by_side["pass"] == "together"
+    operator = side_by_side["operator"]
+    # It measured something: transitions were seen and answered, the baselines ran, the
+    # API server's CPU was read.
     assert operator["transitions"].get("answered", 0) > 0
     assert operator["transitions"].get("missed", 0) == 0
-    assert size["poll_2s"]["reaction_to_up"]["n"] > 0
-    assert size["kubectl_wait"]["waiters"] > 0
+    assert side_by_side["poll_2s"]["reaction_to_up"]["n"] > 0
+    assert side_by_side["kubectl_wait"]["waiters"] > 0
+    assert side_by_side["apiserver"]["live"] > 0
