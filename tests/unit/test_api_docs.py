@@ -7,8 +7,9 @@ reference, and every field a table names must exist in the schema.
 How the reference is read: a table whose first header cell is ``Field`` lists fields,
 one per row, named in backticks in the first cell. A heading that is itself a path
 (``## spec``, ``### spec.ci``) says where its rows live; a heading named after a type
-(``### Target``) gets its path from the row that links to it (``targets`` is a "list
-of [Target](#target)", so Target's rows live under ``status.targets[]``).
+(``### Target``) gets its path from the rows that link to it (``targets`` is a "list
+of [Target](#target)", so Target's rows live under ``status.targets[]``); a type that
+several rows link to (``Evidence``) has its rows under each of them.
 """
 
 from __future__ import annotations
@@ -64,15 +65,15 @@ def _cells(line: str) -> list[str]:
 
 def documented_paths(text: str) -> set[str]:
     """Every field path the reference's field tables name."""
-    prefixes: dict[str, str] = {}  # anchor -> path, from rows that link to a type's section
+    prefixes: dict[str, list[str]] = {}  # anchor -> paths of the rows that link to it
     paths: set[str] = set()
-    prefix: str | None = None
+    here: list[str] = []
     in_fields = False
     for line in text.splitlines():
         heading = _HEADING.match(line)
         if heading:
             title = heading.group(2).strip("`")
-            prefix = title if _PATH_HEADING.match(title) else prefixes.get(slug(title))
+            here = [title] if _PATH_HEADING.match(title) else prefixes.get(slug(title), [])
             in_fields = False
             continue
         if not line.startswith("|"):
@@ -80,18 +81,20 @@ def documented_paths(text: str) -> set[str]:
             continue
         cells = _cells(line)
         if cells[0] == "Field":
-            in_fields = prefix is not None
+            in_fields = bool(here)
             continue
         if not in_fields or set(cells[0]) <= {"-", ":"}:
             continue
         field = _FIELD.match(cells[0])
         if not field:
             continue
-        path = f"{prefix}.{field.group(1)}"
-        paths.add(path)
         row = " ".join(cells[1:])
-        for anchor in _LINK.findall(row):
-            prefixes[anchor] = path + "[]" if "list of" in row else path
+        for prefix in here:
+            path = f"{prefix}.{field.group(1)}"
+            paths.add(path)
+            for anchor in _LINK.findall(row):
+                linked = path + "[]" if "list of" in row else path
+                prefixes.setdefault(anchor, []).append(linked)
     return paths
 
 
@@ -105,6 +108,8 @@ def test_the_reference_reads_some_fields_of_every_section() -> None:
         "status.targets",
         "status.targets[].state",
         "status.targets[].state.waiting.reason",
+        "status.targets[].state.waiting.evidence.pod",
+        "status.targets[].state.terminated.evidence.exitCode",
         "status.conditions[].lastTransitionTime",
     ):
         assert expected in paths

@@ -65,14 +65,61 @@ def parse_time(value: str | None) -> datetime | None:
 
 
 @dataclass(frozen=True)
+class Evidence:
+    """The facts behind a target's state, as fields: what the human reason says in prose.
+
+    ``reason`` is the word of the rule that decided the state (``CrashLoopBackOff``,
+    ``BackoffLimitExceeded``, ``Unschedulable``, ``ContainersNotReady``), ``message`` the
+    sentence that came with it; ``pod`` and ``container`` say where to look (the logs),
+    ``exit_code`` and ``restarts`` what the container did, ``since`` when the fact was
+    seen. Empty fields are left out of the status (``judge/budget.py`` cuts the strings
+    to their schema limits). docs/api.md, "Evidence", lists the reasons.
+    """
+
+    reason: str = ""
+    message: str = ""
+    pod: str = ""
+    container: str = ""
+    exit_code: int | None = None
+    restarts: int | None = None
+    since: datetime | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        out: dict[str, Any] = {}
+        for key, value in (
+            ("reason", self.reason),
+            ("message", self.message),
+            ("pod", self.pod),
+            ("container", self.container),
+        ):
+            if value:
+                out[key] = value
+        if self.exit_code is not None:
+            out["exitCode"] = self.exit_code
+        if self.restarts is not None:
+            out["restarts"] = self.restarts
+        if self.since is not None:
+            out["since"] = micro_time(self.since)
+        return out
+
+
+def _with_evidence(out: dict[str, Any], evidence: Evidence | None) -> dict[str, Any]:
+    if evidence is not None and (facts := evidence.to_dict()):
+        out["evidence"] = facts
+    return out
+
+
+@dataclass(frozen=True)
 class Waiting:
     """Queued but not started: ``reason`` says why it is not running yet."""
 
     trigger_time: datetime
     reason: str
+    evidence: Evidence | None = None
 
     def to_dict(self) -> dict[str, Any]:
-        return {"triggerTime": micro_time(self.trigger_time), "reason": self.reason}
+        out = {"triggerTime": micro_time(self.trigger_time), "reason": self.reason}
+        return _with_evidence(out, self.evidence)
 
 
 @dataclass(frozen=True)
@@ -87,6 +134,8 @@ class Active:
     reason: str = ""
     #: When the target last became ready (``ci.stableFor`` counts from it).
     ready_since: datetime | None = None
+    #: Why it is not ready, as fields (``None`` when ready).
+    evidence: Evidence | None = None
 
     def to_dict(self) -> dict[str, Any]:
         out: dict[str, Any] = {"startTime": micro_time(self.start_time), "ready": self.ready}
@@ -94,7 +143,7 @@ class Active:
             out["reason"] = self.reason
         if self.ready and self.ready_since is not None:
             out["readySince"] = micro_time(self.ready_since)
-        return out
+        return _with_evidence(out, self.evidence)
 
 
 @dataclass(frozen=True)
@@ -104,6 +153,8 @@ class Terminated:
     start_time: datetime
     finish_time: datetime
     error: str = ""
+    #: Why it failed, as fields (``None`` for a job that succeeded).
+    evidence: Evidence | None = None
 
     def to_dict(self) -> dict[str, Any]:
         out: dict[str, Any] = {
@@ -112,7 +163,7 @@ class Terminated:
         }
         if self.error:
             out["error"] = self.error
-        return out
+        return _with_evidence(out, self.evidence)
 
 
 @dataclass(frozen=True)

@@ -43,9 +43,17 @@ Obj = dict[str, Any]
 DIAGNOSIS_TIMEOUT = (2.0, 5.0)
 #: How many Warning events per target are shown, newest last.
 EVENTS_SHOWN = 5
-#: The judge names evidence "pod <name> container <name>" / "init container <name>".
-_POD = re.compile(r"\bpod ([a-z0-9][-a-z0-9.]*)")
-_CONTAINER = re.compile(r"\b(?:init )?container ([a-z0-9][-a-z0-9]*)")
+
+
+@dataclass(frozen=True)
+class Lead:
+    """Why a target is diagnosed, and where to look, both from the stored status."""
+
+    #: What the status says about it (may span lines).
+    reason: str
+    #: The facts the judge stored with its state (``evidence``): the pod and container
+    #: to read the logs of come from here, never from the wording of ``reason``.
+    evidence: Mapping[str, Any] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -55,6 +63,8 @@ class Diagnosis:
     target: str
     #: What the status says (may span lines).
     reason: str
+    #: The judge's facts about it, as stored (``state.*.evidence``).
+    evidence: Mapping[str, Any] = field(default_factory=dict)
     pod: str = ""
     container: str = ""
     #: The log is the previous container's (it crashed and was restarted).
@@ -89,46 +99,50 @@ class Diagnosis:
 # -- which targets, and why ----------------------------------------------------------------
 
 
-def failing_reasons(status: Mapping[str, Any]) -> dict[str, str]:
-    """Failing target → its error, from ``status.error`` (one target per unindented line)."""
-    names = {r.name for r in rows(status)}
-    reasons: dict[str, str] = {}
-    current = ""
-    for line in str(status.get("error") or "").splitlines():
-        head, sep, rest = line.partition(": ")
-        if sep and not line.startswith(" ") and head in names:
-            current = head
-            reasons[current] = rest
-        elif current:
-            reasons[current] += "\n" + line.strip()
-    if not reasons:  # an error in another shape: fall back on the targets' own errors
-        for target in status.get("targets") or []:
-            error = ((target.get("state") or {}).get("terminated") or {}).get("error")
-            if error:
-                reasons[str(target.get("name"))] = str(error)
-    return reasons
+def failing_reasons(status: Mapping[str, Any]) -> dict[str, Lead]:
+    """The targets that fail the run → why (``state.failure``) and where (``evidence``).
 
-
-def pending_reasons(status: Mapping[str, Any]) -> dict[str, str]:
-    """Unsatisfied target → where it stands and since when, for a timeout."""
+    A status written before ``state.failure`` existed names no failing target that
+    way; then the targets terminated with an error (and not retrying) are the ones.
+    """
+    found = {r.name: r for r in rows(status)}
+    leads = {
+        name: Lead(str(r.failure.get("message") or r.reason), r.evidence)
+        for name, r in found.items()
+        if r.failure
+    }
+    if leads:
+        return leads
+    errors = {
+        str(target.get("name")): _error(target)
+        for target in status.get("targets") or []
+        if isinstance(target, Mapping)
+    }
     return {
-        r.name: describe_row(r) + (f", since {clock(r.since)}" if r.since else "")
-        for r in unsatisfied(status)
+        name: Lead(errors[name], r.evidence)
+        for name, r in found.items()
+        if errors.get(name) and not r.retrying and r.counts
     }
 
 
-def pod_and_container(reason: str) -> tuple[str, str]:
-    """The pod and container a judge's evidence names (empty when it names none)."""
-    pod = _POD.search(reason)
-    container = _CONTAINER.search(reason)
-    return (pod.group(1) if pod else "", container.group(1) if container else "")
+def _error(target: Mapping[str, Any]) -> str:
+    terminated = (target.get("state") or {}).get("terminated") or {}
+    return str(terminated.get("error") or "") if isinstance(terminated, Mapping) else ""
+
+
+def pending_reasons(status: Mapping[str, Any]) -> dict[str, Lead]:
+    """Unsatisfied target → where it stands and since when, and its facts, for a timeout."""
+    return {
+        r.name: Lead(describe_row(r) + (f", since {clock(r.since)}" if r.since else ""), r.evidence)
+        for r in unsatisfied(status)
+    }
 
 
 # -- gathering -------------------------------------------------------------------------------
 
 
 def diagnose(
-    kube: Kube, namespace: str, reasons: Mapping[str, str], *, log_lines: int = 20
+    kube: Kube, namespace: str, reasons: Mapping[str, Lead], *, log_lines: int = 20
 ) -> list[Diagnosis]:
     """A Diagnosis per target in ``reasons``, gathered in parallel; never raises."""
     if not reasons:
@@ -149,25 +163,40 @@ def diagnose(
 
 
 def _diagnose_one(
-    reader: _Reader, target: str, reason: str, log_lines: int
+    reader: _Reader, target: str, lead: Lead, log_lines: int
 ) -> tuple[Diagnosis, set[tuple[str, str]]]:
-    """The diagnosis without its events, and the objects whose events belong to it."""
+    """The diagnosis without its events, and the objects whose events belong to it.
+
+    The pod and container are the evidence's; without them (a status that names none),
+    the pod and container most worth a look.
+    """
     prefix, _, name = target.partition("/")
     kind = BUILTIN.by_target_name(target)
     pods, replicasets, note = reader.pods_of(kind, prefix, name)
     involved = {(POD.kind, name_of(p)) for p in pods} | {(kind.kind if kind else prefix, name)}
     involved |= {(REPLICASET.kind, rs) for rs in replicasets}
-    pod_name, container = pod_and_container(reason)
+    pod_name = str(lead.evidence.get("pod") or "")
+    container = str(lead.evidence.get("container") or "")
     pod = next((p for p in pods if name_of(p) == pod_name), None) or pick_pod(pods)
+    found = Diagnosis(target, lead.reason, lead.evidence)
     if pod is None:
-        return Diagnosis(target, reason, logs_note=note or "no pod found"), involved
+        return replace(found, logs_note=note or "no pod found"), involved
+    if name_of(pod) != pod_name:
+        container = ""  # the evidence's container belongs to another pod
     container = container or pick_container(pod)
     previous = crashed(pod, container)
     if log_lines == 0:
         logs, why = None, "not read (--log-lines 0)"
     else:
         logs, why = reader.logs(name_of(pod), container, previous, log_lines)
-    return Diagnosis(target, reason, name_of(pod), container, previous, logs, why), involved
+    return replace(
+        found,
+        pod=name_of(pod),
+        container=container,
+        previous=previous,
+        logs=logs,
+        logs_note=why,
+    ), involved
 
 
 def pick_pod(pods: Sequence[Obj]) -> Obj | None:

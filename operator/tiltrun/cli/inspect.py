@@ -27,7 +27,7 @@ from tiltrun.api.selector import SelectorError, format_selector, selector_of
 from tiltrun.api.selector import parse_selector as parse_label_selector
 from tiltrun.cli.kube import CommandError, ExitThreeOnUsage, is_tiltrun
 from tiltrun.cli.manifests import ManifestError, read_documents
-from tiltrun.cli.progress import table
+from tiltrun.cli.progress import evidence_line, rows, table
 from tiltrun.engine.store import Store
 from tiltrun.judge.exit import Outcome
 from tiltrun.judge.healthchecks import compile_problems
@@ -296,7 +296,20 @@ def inspect(
             chosen += format_selector(inspection.selector) or "(everything)"
         console.print(table(f"{where}: {chosen}", inspection.desired.status, at))
         verdict = inspection.desired.verdict
-        click.echo(f"verdict: {_VERDICTS[verdict.outcome]}: {verdict.summary}\n")
+        click.echo(f"verdict: {_VERDICTS[verdict.outcome]}: {verdict.summary}")
+        for line in evidence_lines(inspection.desired.status):
+            click.echo(f"  {line}")
+        click.echo("")
+
+
+def evidence_lines(status: Obj) -> list[str]:
+    """``deployment/web: ImagePullBackOff in pod web-x container web (3 restarts)`` for
+    every target not satisfied that carries evidence: the stored fields, not the prose."""
+    return [
+        f"{r.name}: {evidence_line(r.evidence)}"
+        for r in rows(status)
+        if r.evidence and not r.satisfied and r.state != "disabled"
+    ]
 
 
 def _read_checks(stream: IO[str]) -> OperatorConfig:

@@ -8,7 +8,7 @@ Both read the TiltRun's stored status and nothing else, so what a person sees is
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any, Protocol, TextIO
 
@@ -45,6 +45,12 @@ class Row:
     optional: bool = False
     #: Failing, but inside its grace period or failure budget.
     retrying: bool = False
+    #: The state's facts as the judge stored them (``evidence``: pod, container, reason,
+    #: message, exitCode, restarts, since); empty when it stored none.
+    evidence: Mapping[str, Any] = field(default_factory=dict)
+    #: Why the run counts it failed (``state.failure``: reason, message, since); empty
+    #: unless it fails the run.
+    failure: Mapping[str, Any] = field(default_factory=dict)
 
     @property
     def key(self) -> tuple[str, str, str]:
@@ -73,9 +79,41 @@ def rows(status: Obj | None) -> list[Row]:
 def row(target: Obj) -> Row:
     """One stored target as a Row."""
     plain = _row(target)
-    state = target.get("state") or {}
-    retrying = (state.get("grace") or {}).get("status") == "tolerated" and not plain.satisfied
-    return replace(plain, optional=bool(target.get("optional")), retrying=retrying)
+    state = _map(target.get("state"))
+    retrying = _map(state.get("grace")).get("status") == "tolerated" and not plain.satisfied
+    current = _map(state.get(plain.state)) if plain.state in _STATES else {}
+    return replace(
+        plain,
+        optional=bool(target.get("optional")),
+        retrying=retrying,
+        evidence=_map(current.get("evidence")),
+        failure=_map(state.get("failure")),
+    )
+
+
+_STATES = ("waiting", "active", "terminated")
+
+
+def _map(value: object) -> Obj:
+    return value if isinstance(value, Mapping) else {}
+
+
+def evidence_line(evidence: Obj) -> str:
+    """The stored facts in a few words: ``ImagePullBackOff in pod web-x container web
+    (exit code 1, 3 restarts)``; empty when there are none."""
+    where = " ".join(f"{key} {evidence[key]}" for key in ("pod", "container") if evidence.get(key))
+    numbers = []
+    if evidence.get("exitCode") is not None:
+        numbers.append(f"exit code {evidence['exitCode']}")
+    if evidence.get("restarts") is not None:
+        count = int(evidence["restarts"])
+        numbers.append(f"{count} restart" + ("" if count == 1 else "s"))
+    text = str(evidence.get("reason") or "")
+    if where:
+        text = f"{text} in {where}" if text else where
+    if numbers:
+        text += f" ({', '.join(numbers)})"
+    return text
 
 
 def _row(target: Obj) -> Row:

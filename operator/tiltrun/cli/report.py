@@ -196,6 +196,7 @@ def json_report(result: Result) -> dict[str, Any]:
             {
                 "target": d.target,
                 "reason": d.reason,
+                "evidence": dict(d.evidence) or None,
                 "pod": d.pod or None,
                 "container": d.container or None,
                 "previousContainer": d.previous,
@@ -239,6 +240,7 @@ def junit_xml(result: Result) -> str:
             time=f"{_case_seconds(result, target):.3f}",
         )
         diagnosis = by_target.get(r.name)
+        _properties(case, r.evidence, r.failure)
         if diagnosis is not None and result.outcome is not Outcome.SUCCEEDED:
             failures += 1
             failure = ET.SubElement(
@@ -276,6 +278,18 @@ def junit_xml(result: Result) -> str:
     ET.indent(suites)
     body = ET.tostring(suites, encoding="unicode")
     return f'<?xml version="1.0" encoding="UTF-8"?>\n{body}\n'
+
+
+def _properties(case: ET.Element, evidence: Obj, failure: Obj) -> None:
+    """The stored facts as JUnit properties (``evidence.pod``, ``failure.reason``...), so
+    that CI systems and scripts can read them without parsing the failure text."""
+    pairs = [(f"evidence.{key}", value) for key, value in evidence.items()]
+    pairs += [(f"failure.{key}", value) for key, value in failure.items() if key != "message"]
+    if not pairs:
+        return
+    properties = ET.SubElement(case, "properties")
+    for name, value in pairs:
+        ET.SubElement(properties, "property", name=name, value=_xml_text(str(value)))
 
 
 def _why_skipped(r: Row) -> str:

@@ -39,7 +39,9 @@ SUMMARY_CHARS = 1024
 ERROR_CHARS = 16384
 #: A condition's message (the summary, usually); the CRD allows 32,768, as Kubernetes does.
 MESSAGE_CHARS = 4096
-TARGET_TEXT_CHARS = 4096  # a target's reason or error
+TARGET_TEXT_CHARS = 4096  # a target's reason or error, and its failure's message
+#: The strings of a state's ``evidence`` (docs/api.md, "Evidence").
+EVIDENCE_CHARS = {"reason": 256, "message": 4096, "pod": 253, "container": 253}
 TARGET_NAME_CHARS = 512  # <kind>/<name>: Kubernetes names are at most 253 characters
 RESOURCE_CHARS = 253
 RESOURCES_PER_TARGET = 64
@@ -185,17 +187,43 @@ def _fit_target(target: Obj) -> Obj:
         }
     state = target.get("state")
     if isinstance(state, Mapping):
-        for phase, field in _STATE_TEXTS:
-            part = state.get(phase)
-            text = part.get(field) if isinstance(part, Mapping) else None
-            if isinstance(text, str) and len(text) > TARGET_TEXT_CHARS:
-                assert isinstance(part, Mapping)
-                state = {**state, phase: {**part, field: clip(text, TARGET_TEXT_CHARS)}}
-                out = {**out, "state": state}
+        fitted = _fit_state(state)
+        if fitted is not state:
+            out = {**out, "state": fitted}
     return out
 
 
-_STATE_TEXTS = (("waiting", "reason"), ("active", "reason"), ("terminated", "error"))
+_STATE_TEXTS = (
+    ("waiting", "reason"),
+    ("active", "reason"),
+    ("terminated", "error"),
+    ("failure", "message"),
+)
+
+
+def _fit_state(state: Mapping[str, Any]) -> Mapping[str, Any]:
+    """A target's state with its texts and evidence cut to their limits (or ``state``)."""
+    out = state
+    for phase, field in _STATE_TEXTS:
+        part = out.get(phase)
+        text = part.get(field) if isinstance(part, Mapping) else None
+        if isinstance(text, str) and len(text) > TARGET_TEXT_CHARS:
+            assert isinstance(part, Mapping)
+            out = {**out, phase: {**part, field: clip(text, TARGET_TEXT_CHARS)}}
+    for phase in ("waiting", "active", "terminated"):
+        part = out.get(phase)
+        evidence = part.get("evidence") if isinstance(part, Mapping) else None
+        if not isinstance(evidence, Mapping):
+            continue
+        long = {
+            key: clip(value, limit)
+            for key, limit in EVIDENCE_CHARS.items()
+            if isinstance(value := evidence.get(key), str) and len(value) > limit
+        }
+        if long:
+            assert isinstance(part, Mapping)
+            out = {**out, phase: {**part, "evidence": {**evidence, **long}}}
+    return out
 
 
 def _within_limits(status: Obj) -> bool:

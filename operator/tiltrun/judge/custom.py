@@ -23,7 +23,7 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from datetime import datetime
 
-from tiltrun.api.model import Active, TargetState, Terminated, Waiting
+from tiltrun.api.model import Active, Evidence, TargetState, Terminated, Waiting
 from tiltrun.judge import crd, kstatus, pvc, service
 from tiltrun.judge.health import (
     Health,
@@ -88,10 +88,13 @@ def to_state(obj: Obj, verdict: HealthVerdict, *, job: bool = False) -> TargetSt
     born = time_or(created(obj))
     since = time_or(verdict.since, born)
     if verdict.health is Health.IN_PROGRESS:
-        return TargetState(waiting=Waiting(trigger_time=since, reason=verdict.reason))
+        # kstatus's words for the evidence: the rule's own sentence is the message.
+        facts = Evidence(reason="InProgress", message=verdict.reason, since=verdict.since)
+        return TargetState(waiting=Waiting(since, verdict.reason, facts))
     if verdict.health is Health.FAILED:
         start = min(born, since)
-        return TargetState(terminated=Terminated(start, since, verdict.reason))
+        facts = Evidence(reason="Failed", message=verdict.reason, since=since)
+        return TargetState(terminated=Terminated(start, since, verdict.reason, facts))
     if job:
         return TargetState(terminated=Terminated(min(born, since), since))
     ready = find_condition(obj, "Ready")
@@ -115,4 +118,4 @@ def _owned_pod_failure(obj: Obj, pods: Sequence[Obj]) -> TargetState | None:
         return None
     start = time_or(earliest(start_time(pod) for pod in live), created(obj))
     finish: datetime = max(start, time_or(signal.time, start))
-    return TargetState(terminated=Terminated(start, finish, signal.evidence))
+    return TargetState(terminated=Terminated(start, finish, signal.evidence, signal.facts))

@@ -28,7 +28,7 @@ compared with, ``metadata.generation`` only when it is absent. A pod without the
 
 from __future__ import annotations
 
-from tiltrun.api.model import Active, TargetState, Waiting
+from tiltrun.api.model import Active, Evidence, TargetState, Waiting
 from tiltrun.judge.objects import (
     Obj,
     annotations_of,
@@ -71,7 +71,8 @@ def classify(obj: Obj, related: Related) -> TargetState:
         # controller writes carries it, 0 included. Without it the status is partial
         # (written by another tool, or cut short), and "0 of 0" would be a guess.
         reason = "status incomplete: no desiredNumberScheduled yet"
-        return TargetState(waiting=Waiting(trigger_time=time_or(created(obj)), reason=reason))
+        facts = Evidence(reason="StatusIncomplete", message="no desiredNumberScheduled")
+        return TargetState(waiting=Waiting(time_or(created(obj)), reason, facts))
     desired = get_int(status, "desiredNumberScheduled")
     if desired == 0:
         # No node wants a pod (node selector matches nothing, or an empty cluster):

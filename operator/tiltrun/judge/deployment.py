@@ -18,8 +18,9 @@ says anything about the version being deployed.
 from __future__ import annotations
 
 from collections.abc import Iterable
+from dataclasses import replace
 
-from tiltrun.api.model import TargetState, Terminated
+from tiltrun.api.model import Evidence, TargetState, Terminated
 from tiltrun.judge.objects import (
     EPOCH,
     Obj,
@@ -61,6 +62,7 @@ def classify(obj: Obj, related: Related) -> TargetState:
         return waiting_for_controller(obj, stale)
 
     replicaset = current_replicaset(obj, related.replicasets)
+    no_pods_reason, no_pods = _no_pods(obj, replicaset)
     pods = [
         pod
         for pod in by_name(related.pods)
@@ -74,7 +76,8 @@ def classify(obj: Obj, related: Related) -> TargetState:
             complete=_rolled_out(obj, desired),
             behind=_behind(obj, desired),
             trigger=time_or(created(replicaset) if replicaset else None, created(obj)),
-            no_pods=_no_pods(obj, replicaset),
+            no_pods=no_pods,
+            no_pods_reason=no_pods_reason,
         ),
     )
 
@@ -147,34 +150,46 @@ def _behind(obj: Obj, desired: int) -> str:
     return f"{updated} updated, {available} available, {replicas} replicas of {desired} desired"
 
 
-def _no_pods(obj: Obj, replicaset: Obj | None) -> str:
-    """The wait before the newest ReplicaSet has any pod."""
+def _no_pods(obj: Obj, replicaset: Obj | None) -> tuple[str, str]:
+    """The wait before the newest ReplicaSet has any pod: its word and its sentence."""
     if replicaset is None:
         wanted = _revision(obj)
-        return f"ReplicaSet of revision {wanted} not seen yet" if wanted else "no ReplicaSet yet"
+        text = f"ReplicaSet of revision {wanted} not seen yet" if wanted else "no ReplicaSet yet"
+        return "ReplicaSetNotSeen", text
     # The ReplicaSet controller reports pods it cannot create (quota, admission
     # webhooks) as ReplicaFailure; the Deployment copies it.
     for source in (replicaset, obj):
         failure = condition(source, "ReplicaFailure")
         if failure is not None and get_str(failure, "status") == "True":
-            return "ReplicaFailure: " + describe(
-                get_str(failure, "reason"), get_str(failure, "message")
-            )
-    return f"no pods of ReplicaSet {name_of(replicaset)} yet"
+            reason, message = get_str(failure, "reason"), get_str(failure, "message")
+            return reason or "ReplicaFailure", "ReplicaFailure: " + describe(reason, message)
+    return "NoPods", f"no pods of ReplicaSet {name_of(replicaset)} yet"
 
 
 def _deadline_exceeded(state: TargetState, progressing: Obj) -> TargetState:
     """Terminated with the deadline's message plus what the rollout was stuck on."""
+    where: Evidence | None = None
     if state.active is not None:
-        start, stuck_on = state.active.start_time, state.active.reason
+        start, stuck_on, where = state.active.start_time, state.active.reason, state.active.evidence
     elif state.waiting is not None:
         start, stuck_on = state.waiting.trigger_time, state.waiting.reason
+        where = state.waiting.evidence
     else:
         start, stuck_on = EPOCH, ""
-    error = describe("ProgressDeadlineExceeded", get_str(progressing, "message"))
+    message = get_str(progressing, "message").strip()
+    error = describe("ProgressDeadlineExceeded", message)
     if stuck_on:
         error += f"; {stuck_on}"
-    finish = time_or(
-        get_time(progressing, "lastTransitionTime"), get_time(progressing, "lastUpdateTime"), start
+    finish = max(
+        start,
+        time_or(
+            get_time(progressing, "lastTransitionTime"),
+            get_time(progressing, "lastUpdateTime"),
+            start,
+        ),
     )
-    return TargetState(terminated=Terminated(start, max(start, finish), error))
+    # The deadline decided; the pod it was stuck on is where to look.
+    facts = Evidence(reason="ProgressDeadlineExceeded", message=message, since=finish)
+    if where is not None:
+        facts = replace(facts, pod=where.pod, container=where.container, restarts=where.restarts)
+    return TargetState(terminated=Terminated(start, finish, error, facts))

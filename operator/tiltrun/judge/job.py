@@ -25,7 +25,10 @@ when there is one, instead of depending on which watch event reached us first.
 
 from __future__ import annotations
 
-from tiltrun.api.model import Active, TargetState, Terminated, Waiting
+from dataclasses import replace
+from datetime import datetime
+
+from tiltrun.api.model import Active, Evidence, TargetState, Terminated, Waiting
 from tiltrun.judge.objects import (
     Obj,
     by_name,
@@ -53,7 +56,7 @@ from tiltrun.judge.pods import (
     start_time,
 )
 from tiltrun.judge.related import Related
-from tiltrun.judge.rollout import pending_reason
+from tiltrun.judge.rollout import pending_pod
 
 #: The Job controller holds each of its pods with this until it has counted the pod's end.
 JOB_TRACKING_FINALIZER = "batch.kubernetes.io/job-tracking"
@@ -76,23 +79,27 @@ def classify(obj: Obj, related: Related) -> TargetState:
 
     failed = _first_true(obj, "Failed", "FailureTarget")
     if failed is not None:
-        finish = time_or(get_time(failed, "lastTransitionTime"), start)
-        error = _failure_error(failed, pods)
-        return TargetState(terminated=Terminated(start, max(start, finish), error))
+        finish = max(start, time_or(get_time(failed, "lastTransitionTime"), start))
+        error, facts = _failure(failed, pods, finish)
+        return TargetState(terminated=Terminated(start, finish, error, facts))
 
     if get_bool(obj, "spec", "suspend"):
         return TargetState(disabled=True)
 
     signal = first_fatal_signal([pod for pod in pods if not _uncounted(pod)], job=True)
     if signal:
-        finish = time_or(signal.time, start)
-        return TargetState(terminated=Terminated(start, max(start, finish), signal.evidence))
+        finish = max(start, time_or(signal.time, start))
+        return TargetState(terminated=Terminated(start, finish, signal.evidence, signal.facts))
 
     if started is None and not pods:
-        return TargetState(waiting=Waiting(trigger_time=start, reason="not started yet"))
+        facts = Evidence(reason="NotStarted", message="the Job controller has not started it")
+        return TargetState(waiting=Waiting(start, "not started yet", facts))
     if not any(is_running(pod) or phase(pod) == "Succeeded" for pod in pods):
-        reason = pending_reason(pods) or "no pods created yet"
-        return TargetState(waiting=Waiting(trigger_time=start, reason=reason))
+        pending = pending_pod(pods)
+        if pending is None:
+            facts = Evidence(reason="NoPods", message="no pods created yet")
+            return TargetState(waiting=Waiting(start, "no pods created yet", facts))
+        return TargetState(waiting=Waiting(start, *pending))
     return TargetState(active=Active(start_time=start, ready=False, reason=_progress(obj, pods)))
 
 
@@ -119,9 +126,15 @@ def _first_true(obj: Obj, *types: str) -> Obj | None:
     return None
 
 
-def _failure_error(failed: Obj, pods: list[Obj]) -> str:
-    """``BackoffLimitExceeded: Job has reached ...; pod migrate-x7k2p container ...``."""
-    error = describe(get_str(failed, "reason"), get_str(failed, "message")) or "Job failed"
+def _failure(failed: Obj, pods: list[Obj], finish: datetime) -> tuple[str, Evidence]:
+    """``BackoffLimitExceeded: Job has reached ...; pod migrate-x7k2p container ...``.
+
+    The facts: the Job's own reason and message (the rule that decided), and where to
+    look: the pod, container, exit code and restarts of the failure it ended on.
+    """
+    reason, message = get_str(failed, "reason").strip(), get_str(failed, "message").strip()
+    error = describe(reason, message) or "Job failed"
+    facts = Evidence(reason=reason or "Failed", message=message, since=finish)
     # The most recent failure is the one the retries ended on, the one to read first.
     evidence: list[FatalSignal] = [failure(pod) for pod in pods if phase(pod) == "Failed"]
     if not evidence:
@@ -129,7 +142,15 @@ def _failure_error(failed: Obj, pods: list[Obj]) -> str:
     if evidence:
         last = max(evidence, key=lambda s: (time_or(s.time), s.evidence))
         error += f"; {last.evidence}"
-    return error
+        where = last.facts
+        facts = replace(
+            facts,
+            pod=where.pod,
+            container=where.container,
+            exit_code=where.exit_code,
+            restarts=where.restarts,
+        )
+    return error, facts
 
 
 def _progress(obj: Obj, pods: list[Obj]) -> str:

@@ -18,8 +18,8 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from tiltrun.api.model import Active, TargetState, Terminated, Waiting
-from tiltrun.judge.objects import Obj, created, time_or
+from tiltrun.api.model import Active, Evidence, TargetState, Terminated, Waiting
+from tiltrun.judge.objects import Obj, created, name_of, time_or
 from tiltrun.judge.pods import (
     FatalSignal,
     exit_summary,
@@ -30,8 +30,10 @@ from tiltrun.judge.pods import (
     is_ready,
     is_running,
     phase,
+    readiness_facts,
     readiness_reason,
     start_time,
+    waiting_facts,
     waiting_reason,
 )
 from tiltrun.judge.related import Related
@@ -44,8 +46,16 @@ def classify(obj: Obj, related: Related) -> TargetState:
 
     if phase(obj) == "Succeeded":
         finish = max(start, time_or(finish_time(obj), start))
-        error = "" if job else f"{exit_summary(obj)}; a server is expected to keep running"
-        return TargetState(terminated=Terminated(start, finish, error))
+        if job:
+            return TargetState(terminated=Terminated(start, finish))
+        error = f"{exit_summary(obj)}; a server is expected to keep running"
+        facts = Evidence(
+            reason="Succeeded",
+            message="a server is expected to keep running",
+            pod=name_of(obj),
+            since=finish,
+        )
+        return TargetState(terminated=Terminated(start, finish, error, facts))
     if phase(obj) == "Failed":
         return _failed(start, failure(obj))
     signal = find_fatal_signal(obj, job=job)
@@ -53,12 +63,14 @@ def classify(obj: Obj, related: Related) -> TargetState:
         return _failed(start, signal)
 
     if is_running(obj):
-        active = Active(start_time=start, ready=is_ready(obj), reason=readiness_reason(obj))
+        ready = is_ready(obj)
+        why = None if ready else readiness_facts(obj)
+        active = Active(start, ready, readiness_reason(obj), evidence=why)
         return TargetState(active=active)
-    waiting = Waiting(trigger_time=time_or(created(obj)), reason=waiting_reason(obj))
+    waiting = Waiting(time_or(created(obj)), waiting_reason(obj), waiting_facts(obj))
     return TargetState(waiting=waiting)
 
 
 def _failed(start: datetime, signal: FatalSignal) -> TargetState:
     finish = max(start, time_or(signal.time, start))
-    return TargetState(terminated=Terminated(start, finish, signal.evidence))
+    return TargetState(terminated=Terminated(start, finish, signal.evidence, signal.facts))

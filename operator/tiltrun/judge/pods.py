@@ -16,9 +16,10 @@ Every workload is judged on its pods, so the pod-level reading lives here once:
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 
+from tiltrun.api.model import Evidence
 from tiltrun.judge.objects import (
     Obj,
     by_name,
@@ -53,10 +54,14 @@ FATAL_WAITING_REASONS = frozenset(
 
 @dataclass(frozen=True)
 class FatalSignal:
-    """Why a pod fails its target, and when that was seen (``None``: no time known)."""
+    """Why a pod fails its target, and when that was seen (``None``: no time known).
+
+    ``evidence`` is the sentence for people, ``facts`` the same facts as fields.
+    """
 
     evidence: str
     time: datetime | None
+    facts: Evidence = field(default_factory=Evidence)
 
 
 def is_job_pod(pod: Obj) -> bool:
@@ -103,10 +108,12 @@ def find_fatal_signal(pod: Obj, *, job: bool) -> FatalSignal | None:
     """
     for status in _container_statuses(pod):
         who = f"pod {name_of(pod)} {_container_label(pod, status)}"
-        restarts = plural(get_int(status, "restartCount"), "restart")
+        count = get_int(status, "restartCount")
+        restarts = plural(count, "restart")
         waiting = get_map(status, "state", "waiting")
         reason = get_str(waiting, "reason")
         last = get_map(status, "lastState", "terminated")
+        where = Evidence(pod=name_of(pod), container=get_str(status, "name"), restarts=count)
         if reason in FATAL_WAITING_REASONS:
             message = get_str(waiting, "message").strip()
             parts = [f"{reason} ({message})" if message else reason]
@@ -114,17 +121,36 @@ def find_fatal_signal(pod: Obj, *, job: bool) -> FatalSignal | None:
                 parts.append(f"last {_exit_text(last)}")
             parts.append(restarts)
             when = get_time(last, "finishedAt") or _last_transition(pod)
-            return FatalSignal(f"{who}: " + ", ".join(parts), when)
+            exit_code = get_int(last, "exitCode") if last else None
+            facts = replace(where, reason=reason, message=message, exit_code=exit_code, since=when)
+            return FatalSignal(f"{who}: " + ", ".join(parts), when, facts)
         if not job:
             continue
         terminated = get_map(status, "state", "terminated")
         if terminated and get_int(terminated, "exitCode") != 0:
             when = get_time(terminated, "finishedAt") or _last_transition(pod)
-            return FatalSignal(f"{who}: terminated with {_exit_text(terminated)}, {restarts}", when)
+            facts = _exit_facts(where, terminated, when)
+            return FatalSignal(
+                f"{who}: terminated with {_exit_text(terminated)}, {restarts}", when, facts
+            )
         if last and get_int(last, "exitCode") != 0:
             when = get_time(last, "finishedAt") or _last_transition(pod)
-            return FatalSignal(f"{who}: restarted after {_exit_text(last)}, {restarts}", when)
+            facts = _exit_facts(where, last, when)
+            return FatalSignal(
+                f"{who}: restarted after {_exit_text(last)}, {restarts}", when, facts
+            )
     return None
+
+
+def _exit_facts(where: Evidence, terminated: Obj, when: datetime | None) -> Evidence:
+    """A container's exit as fields: the kubelet's reason (``Error``, ``OOMKilled``)."""
+    return replace(
+        where,
+        reason=get_str(terminated, "reason").strip() or "Error",
+        message=get_str(terminated, "message").strip(),
+        exit_code=get_int(terminated, "exitCode"),
+        since=when,
+    )
 
 
 def first_fatal_signal(pods: Iterable[Obj], *, job: bool) -> FatalSignal | None:
@@ -143,12 +169,16 @@ def failure(pod: Obj) -> FatalSignal:
     because it explains the container exits that follow from it; otherwise the first
     container that exited non-zero.
     """
-    pod_reason = describe(get_str(pod, "status", "reason"), get_str(pod, "status", "message"))
+    reason = get_str(pod, "status", "reason").strip()
+    message = get_str(pod, "status", "message").strip()
+    pod_reason = describe(reason, message)
     when = finish_time(pod) or _last_transition(pod)
     if pod_reason:
-        return FatalSignal(f"pod {name_of(pod)}: {pod_reason}", when)
+        facts = Evidence(reason=reason or "Failed", message=message, pod=name_of(pod), since=when)
+        return FatalSignal(f"pod {name_of(pod)}: {pod_reason}", when, facts)
     signal = find_fatal_signal(pod, job=True)
-    return signal or FatalSignal(f"pod {name_of(pod)}: phase Failed", when)
+    facts = Evidence(reason="Failed", message="phase Failed", pod=name_of(pod), since=when)
+    return signal or FatalSignal(f"pod {name_of(pod)}: phase Failed", when, facts)
 
 
 def exit_summary(pod: Obj) -> str:
@@ -170,24 +200,52 @@ def waiting_reason(pod: Obj) -> str:
     termination reason (``ContainerCreating``, ``PodInitializing``), else the pod's
     ``status.reason`` or phase, else ``Pending``.
     """
+    facts = waiting_facts(pod)
+    return describe(facts.reason, facts.message) if is_unscheduled(pod) else facts.reason
+
+
+def is_unscheduled(pod: Obj) -> bool:
+    """True when the scheduler has said it cannot place the pod (``PodScheduled=False``)."""
     scheduled = condition(pod, "PodScheduled")
-    if scheduled is not None and get_str(scheduled, "status") == "False":
-        return describe(
-            get_str(scheduled, "reason") or "Unschedulable", get_str(scheduled, "message")
+    return scheduled is not None and get_str(scheduled, "status") == "False"
+
+
+_UNSCHEDULED = "Unschedulable"
+
+
+def waiting_facts(pod: Obj) -> Evidence:
+    """``waiting_reason`` as fields: the word, its message, the pod and the container."""
+    where = Evidence(pod=name_of(pod))
+    scheduled = condition(pod, "PodScheduled")
+    if scheduled is not None and is_unscheduled(pod):
+        return replace(
+            where,
+            reason=get_str(scheduled, "reason") or _UNSCHEDULED,
+            message=get_str(scheduled, "message").strip(),
+            since=get_time(scheduled, "lastTransitionTime"),
         )
     if get_str(pod, "metadata", "deletionTimestamp"):
-        return "Terminating"
+        return replace(
+            where, reason="Terminating", since=get_time(pod, "metadata", "deletionTimestamp")
+        )
     init = _init_progress(pod)
     if init:
-        return init
+        word, container = init
+        return replace(where, reason=word, container=container)
     for status in get_maps(pod, "status", "containerStatuses"):
-        waiting = get_str(status, "state", "waiting", "reason")
-        if waiting:
-            return waiting
+        here = replace(where, container=get_str(status, "name"))
+        waiting = get_map(status, "state", "waiting")
+        if get_str(waiting, "reason"):
+            return replace(
+                here, reason=get_str(waiting, "reason"), message=get_str(waiting, "message").strip()
+            )
         terminated = get_map(status, "state", "terminated")
         if terminated:
-            return get_str(terminated, "reason") or _exit_code_word(terminated)
-    return get_str(pod, "status", "reason") or phase(pod) or "Pending"
+            word = get_str(terminated, "reason") or _exit_code_word(terminated)
+            return replace(
+                _exit_facts(here, terminated, get_time(terminated, "finishedAt")), reason=word
+            )
+    return replace(where, reason=get_str(pod, "status", "reason") or phase(pod) or "Pending")
 
 
 def readiness_reason(pod: Obj) -> str:
@@ -200,6 +258,27 @@ def readiness_reason(pod: Obj) -> str:
     return describe(get_str(ready, "reason"), get_str(ready, "message")) or (
         f"Ready={get_str(ready, 'status') or 'Unknown'}"
     )
+
+
+def readiness_facts(pod: Obj) -> Evidence:
+    """``readiness_reason`` as fields: the ``Ready`` condition's reason and message."""
+    ready = condition(pod, "Ready")
+    if ready is None:
+        return Evidence(reason="ReadyNotReported", pod=name_of(pod))
+    return Evidence(
+        reason=get_str(ready, "reason") or f"Ready{get_str(ready, 'status') or 'Unknown'}",
+        message=get_str(ready, "message").strip(),
+        pod=name_of(pod),
+        container=_first_unready_container(pod),
+        since=get_time(ready, "lastTransitionTime"),
+    )
+
+
+def _first_unready_container(pod: Obj) -> str:
+    for status in get_maps(pod, "status", "containerStatuses"):
+        if get_bool(status, "ready") is False and "ready" in status:
+            return get_str(status, "name")
+    return ""
 
 
 def _container_statuses(pod: Obj) -> list[Obj]:
@@ -233,8 +312,9 @@ def _exit_code_word(terminated: Obj) -> str:
     return f"ExitCode:{get_int(terminated, 'exitCode')}"
 
 
-def _init_progress(pod: Obj) -> str | None:
-    """``Init:<n>/<total>`` or ``Init:<reason>`` while init containers run, else ``None``."""
+def _init_progress(pod: Obj) -> tuple[str, str] | None:
+    """``Init:<n>/<total>`` or ``Init:<reason>`` while init containers run, else ``None``;
+    with the init container it waits on."""
     specs = get_maps(pod, "spec", "initContainers")
     statuses = get_maps(pod, "status", "initContainerStatuses")
     total = len(specs) or len(statuses)
@@ -247,12 +327,13 @@ def _init_progress(pod: Obj) -> str | None:
             continue
         if get_str(status, "name") in sidecars and get_bool(status, "started"):
             continue
+        name = get_str(status, "name")
         if terminated:
-            return "Init:" + (get_str(terminated, "reason") or _exit_code_word(terminated))
+            return "Init:" + (get_str(terminated, "reason") or _exit_code_word(terminated)), name
         waiting = get_str(status, "state", "waiting", "reason")
         if waiting and waiting != "PodInitializing":
-            return f"Init:{waiting}"
-        return f"Init:{index}/{total}"
+            return f"Init:{waiting}", name
+        return f"Init:{index}/{total}", name
     return None
 
 

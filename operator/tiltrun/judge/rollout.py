@@ -18,15 +18,13 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from tiltrun.api.model import Active, TargetState, Terminated, Waiting
+from tiltrun.api.model import Active, Evidence, TargetState, Terminated, Waiting
 from tiltrun.judge.objects import (
     Obj,
     by_name,
-    condition,
     created,
     earliest,
     get_int,
-    get_str,
     name_of,
     time_or,
 )
@@ -34,9 +32,12 @@ from tiltrun.judge.pods import (
     first_fatal_signal,
     is_ready,
     is_running,
+    is_unscheduled,
     phase,
+    readiness_facts,
     readiness_reason,
     start_time,
+    waiting_facts,
     waiting_reason,
 )
 
@@ -63,6 +64,9 @@ class Rollout:
     #: How many replicas are ready, when the judged pods alone would miscount them (a
     #: partition keeps old pods serving that are not judged); ``None``: count the pods.
     ready: int | None = None
+    #: The word for ``no_pods`` in the evidence (``NoPods``, or the controller's own
+    #: reason, such as a ReplicaSet's ``FailedCreate``).
+    no_pods_reason: str = "NoPods"
 
 
 def unobserved_generation(obj: Obj) -> str | None:
@@ -81,7 +85,10 @@ def unobserved_generation(obj: Obj) -> str | None:
 
 def waiting_for_controller(obj: Obj, reason: str) -> TargetState:
     """The waiting state for a workload whose controller has not caught up."""
-    return TargetState(waiting=Waiting(trigger_time=time_or(created(obj)), reason=reason))
+    facts = Evidence(reason="GenerationNotObserved", message=reason)
+    return TargetState(
+        waiting=Waiting(trigger_time=time_or(created(obj)), reason=reason, evidence=facts)
+    )
 
 
 def judge_rollout(obj: Obj, rollout: Rollout) -> TargetState:
@@ -95,30 +102,38 @@ def judge_rollout(obj: Obj, rollout: Rollout) -> TargetState:
     signal = first_fatal_signal(live, job=False)
     if signal:
         finish = max(start, time_or(signal.time, start))
-        return TargetState(terminated=Terminated(start, finish, signal.evidence))
+        return TargetState(terminated=Terminated(start, finish, signal.evidence, signal.facts))
 
     if not any(is_running(pod) for pod in live):
-        reason = pending_reason(live) or pending_reason(every) or rollout.no_pods
-        return TargetState(waiting=Waiting(trigger_time=rollout.trigger, reason=reason))
+        pending = pending_pod(live) or pending_pod(every)
+        if pending is not None:
+            reason, facts = pending
+        else:
+            reason = rollout.no_pods
+            facts = Evidence(reason=rollout.no_pods_reason, message=rollout.no_pods)
+        waiting = Waiting(trigger_time=rollout.trigger, reason=reason, evidence=facts)
+        return TargetState(waiting=waiting)
 
     if rollout.complete:
         return TargetState(active=Active(start_time=start, ready=True, reason=rollout.note))
-    return TargetState(active=Active(start_time=start, ready=False, reason=_not_ready(rollout)))
+    reason, facts = _not_ready(rollout)
+    return TargetState(active=Active(start_time=start, ready=False, reason=reason, evidence=facts))
 
 
-def pending_reason(pods: list[Obj]) -> str:
-    """``pod <name>: <waiting reason>`` for the pod that best explains the wait, else empty.
+def pending_pod(pods: list[Obj]) -> tuple[str, Evidence] | None:
+    """``pod <name>: <waiting reason>`` for the pod that best explains the wait, with its
+    facts; ``None`` when every pod runs.
 
     A pod the scheduler cannot place is the one to name: until it is placed nothing
     else can happen to it, and its message says what to change.
     """
     waiting = [pod for pod in by_name(pods) if not is_running(pod)]
-    unschedulable = [pod for pod in waiting if _unscheduled(pod)]
+    unschedulable = [pod for pod in waiting if is_unscheduled(pod)]
     candidates = unschedulable or waiting
     if not candidates:
-        return ""
+        return None
     chosen = candidates[0]
-    return f"pod {name_of(chosen)}: {waiting_reason(chosen)}"
+    return f"pod {name_of(chosen)}: {waiting_reason(chosen)}", waiting_facts(chosen)
 
 
 def name_some(pods: list[Obj], limit: int = 3) -> str:
@@ -129,20 +144,18 @@ def name_some(pods: list[Obj], limit: int = 3) -> str:
     return f"{'pod' if len(names) == 1 else 'pods'} {shown}{more}"
 
 
-def _not_ready(rollout: Rollout) -> str:
-    """``1/3 ready; pod web-7d4b9-x2x9z: ContainersNotReady: ...``."""
+def _not_ready(rollout: Rollout) -> tuple[str, Evidence]:
+    """``1/3 ready; pod web-7d4b9-x2x9z: ContainersNotReady: ...``, and its facts."""
     live = [pod for pod in by_name(rollout.pods) if phase(pod) not in ("Succeeded", "Failed")]
     ready = sum(1 for pod in live if is_ready(pod)) if rollout.ready is None else rollout.ready
     parts = [f"{ready}/{rollout.desired} ready"]
     lagging = next((pod for pod in live if not is_ready(pod)), None)
+    facts = Evidence(reason="RolloutInProgress", message=rollout.behind)
     if lagging is not None:
-        why = readiness_reason(lagging) if is_running(lagging) else waiting_reason(lagging)
+        running = is_running(lagging)
+        why = readiness_reason(lagging) if running else waiting_reason(lagging)
         parts.append(f"pod {name_of(lagging)}: {why}")
+        facts = readiness_facts(lagging) if running else waiting_facts(lagging)
     elif rollout.behind:
         parts.append(rollout.behind)
-    return "; ".join(parts)
-
-
-def _unscheduled(pod: Obj) -> bool:
-    scheduled = condition(pod, "PodScheduled")
-    return scheduled is not None and get_str(scheduled, "status") == "False"
+    return "; ".join(parts), facts

@@ -208,8 +208,15 @@ def is_done(status: Obj | None) -> bool:
 
 
 def _with_grace(target: Obj, verdict: Verdict) -> Obj:
-    """Put the exit logic's tolerance (``state.grace``) on a failing target."""
+    """Put the exit logic's view on a failing target: its tolerance (``state.grace``)
+    and, when it fails the run, why (``state.failure``)."""
     grace = verdict.grace.get(target["name"])
     if grace is not None:
         target["state"]["grace"] = dict(grace)
+    failure = verdict.failures.get(target["name"])
+    if failure is not None:
+        stored: Obj = {"reason": failure["reason"], "message": str(failure["message"])}
+        if failure.get("since") is not None:
+            stored["since"] = micro_time(failure["since"])
+        target["state"]["failure"] = stored
     return target

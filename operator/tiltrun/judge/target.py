@@ -43,16 +43,17 @@ missing falls back to the object's ``creationTimestamp``, then to the Unix epoch
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import replace
 from datetime import datetime
 
 from tiltrun.api.model import (
     RESOURCE_ANNOTATION,
     TARGET_TYPE_ANNOTATION,
     Active,
+    Evidence,
     Target,
     TargetState,
     TargetType,
-    Terminated,
     Waiting,
 )
 from tiltrun.judge import custom
@@ -166,16 +167,13 @@ def judge(
             # Other kinds say themselves when they became ready (``custom``).
             since = _ready_since(pods)
             if since is not None:
-                state = TargetState(
-                    active=Active(
-                        state.active.start_time, True, state.active.reason, ready_since=since
-                    )
-                )
+                state = TargetState(active=replace(state.active, ready_since=since))
         restarts = _crash_restarts(pods) if state.failed else 0
         return Target(name, target_type, target_resources(obj), state, policy, restarts)
     except Exception as exc:  # the hard rule: a bad object must not stop the operator
         reason = f"cannot judge {name}: {type(exc).__name__}: {exc}"
-        waiting = Waiting(trigger_time=time_or(created(obj)), reason=reason)
+        facts = Evidence(reason="CannotJudge", message=f"{type(exc).__name__}: {exc}")
+        waiting = Waiting(time_or(created(obj)), reason, facts)
         return Target(name, fallback_type, target_resources(obj), TargetState(waiting=waiting))
 
 
@@ -202,7 +200,8 @@ def _state(
 ) -> TargetState:
     trigger = time_or(created(obj))
     if problem:
-        return TargetState(waiting=Waiting(trigger_time=trigger, reason=problem))
+        facts = Evidence(reason="InvalidAnnotation", message=problem)
+        return TargetState(waiting=Waiting(trigger, problem, facts))
     entry = kinds.of(obj)
     classify = entry.classify if entry is not None else None
     if classify is None:
@@ -213,7 +212,9 @@ def _state(
     ended = state.terminated
     if target_type is TargetType.SERVER and ended is not None and not ended.error:
         error = f"{name} finished without error, but a server is expected to keep running"
-        return TargetState(terminated=Terminated(ended.start_time, ended.finish_time, error))
+        expected = "a server is expected to keep running"
+        facts = Evidence(reason="Completed", message=expected, since=ended.finish_time)
+        return TargetState(terminated=replace(ended, error=error, evidence=facts))
     return state
 
 

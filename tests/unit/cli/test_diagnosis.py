@@ -9,54 +9,65 @@ from kubernetes.client.exceptions import ApiException
 from tests.unit.cli.conftest import FakeApiServer, captured
 from tiltrun.cli.diagnosis import (
     Diagnosis,
+    Lead,
     crashed,
     diagnose,
     failing_reasons,
     format_event,
     pending_reasons,
     pick_container,
-    pod_and_container,
     recent,
 )
 
 
-def test_failing_reasons_split_the_error_one_target_per_unindented_line() -> None:
-    status = {
-        "targets": [{"name": "deployment/web"}, {"name": "job/migrate"}],
-        "error": "deployment/web: pod web-1 container app: ErrImagePull\n"
-        "job/migrate: BackoffLimitExceeded: Job has reached the backoff limit\n"
-        "  pod migrate-x container main: exit code 1 (Error)",
-    }
-    assert failing_reasons(status) == {
-        "deployment/web": "pod web-1 container app: ErrImagePull",
-        "job/migrate": "BackoffLimitExceeded: Job has reached the backoff limit\n"
-        "pod migrate-x container main: exit code 1 (Error)",
-    }
+def test_failing_targets_and_their_evidence_come_from_the_stored_fields() -> None:
+    """Which targets failed, why and where: state.failure and the state's evidence, with
+    no reading of the run's error (issue 13: no code parses the judge's prose)."""
+    status = captured("run-failed-evidence")["status"]
+    leads = failing_reasons(status)
+    assert sorted(leads) == ["deployment/api", "job/migrate"]
+    for target in status["targets"]:
+        if target["name"] in leads:
+            state = target["state"]
+            lead = leads[target["name"]]
+            assert lead.reason == state["failure"]["message"]
+            assert lead.evidence == state["terminated"]["evidence"]
+    assert leads["job/migrate"].evidence["container"] == "main"
 
 
-def test_failing_reasons_of_a_captured_failure() -> None:
-    reasons = failing_reasons(captured("run-failed")["status"])
-    assert list(reasons) == ["deployment/web"]
-    assert reasons["deployment/web"].startswith("pod web-5d5456c679-6m6hh container web:")
+def test_a_readiness_timeout_is_diagnosed_from_the_active_evidence() -> None:
+    status = captured("run-readiness-timeout")["status"]
+    (name,) = failing_reasons(status)
+    lead = failing_reasons(status)[name]
+    (target,) = status["targets"]
+    assert lead.reason.startswith("not ready after 3s (0/2 ready; pod slow-")
+    assert lead.evidence == target["state"]["active"]["evidence"]
+
+
+def test_a_changed_wording_does_not_change_the_lead() -> None:
+    status = captured("run-failed-evidence")["status"]
+    status["error"] = "something else entirely"
+    for target in status["targets"]:
+        for state in target["state"].values():
+            if isinstance(state, dict) and "error" in state:
+                state["error"] = "reworded: see the fields"
+    leads = failing_reasons(status)
+    assert leads["job/migrate"].evidence["pod"].startswith("migrate-")
+
+
+def test_a_status_from_an_older_operator_falls_back_on_the_failed_targets() -> None:
+    """Before state.failure existed: the targets terminated with an error."""
+    leads = failing_reasons(captured("run-failed")["status"])
+    assert list(leads) == ["deployment/web"]
+    assert leads["deployment/web"].reason.startswith("pod web-5d5456c679-6m6hh container web:")
+    assert leads["deployment/web"].evidence == {}
 
 
 def test_pending_reasons_say_where_each_target_stands_and_since_when() -> None:
     reasons = pending_reasons(captured("run-timed-out")["status"])
     assert list(reasons) == ["deployment/slow"]
-    assert reasons["deployment/slow"].startswith("active, not ready (0/2 ready; pod slow-")
-    assert reasons["deployment/slow"].endswith(", since 23:15:30Z")
-
-
-def test_pod_and_container_come_from_the_judges_evidence() -> None:
-    assert pod_and_container("pod web-5d5-6m6hh container web: ErrImagePull") == (
-        "web-5d5-6m6hh",
-        "web",
-    )
-    assert pod_and_container("pod db-0 init container wait-for-db: exit code 1") == (
-        "db-0",
-        "wait-for-db",
-    )
-    assert pod_and_container("not ready after 5m") == ("", "")
+    assert reasons["deployment/slow"].reason.startswith("active, not ready (0/2 ready; pod slow-")
+    assert reasons["deployment/slow"].reason.endswith(", since 23:15:30Z")
 
 
 def _pod(*statuses: dict[str, Any], name: str = "web-1") -> dict[str, Any]:
@@ -146,9 +157,14 @@ def test_diagnose_reads_the_previous_log_and_the_events() -> None:
             f"{NS}/events": {"items": [_event("Pod", "migrate-x7k2p", "2026-11-26T23:13:37Z")]},
         }
     )
-    reason = "pod migrate-x7k2p container main: CrashLoopBackOff, 2 restarts"
-    (found,) = diagnose(server.kube(), "shop", {"job/migrate": reason}, log_lines=5)
+    # The prose names another pod on purpose: the evidence's fields decide, not the words.
+    lead = Lead(
+        "pod migrate-other container sidecar: CrashLoopBackOff, 2 restarts",
+        {"pod": "migrate-x7k2p", "container": "main", "reason": "CrashLoopBackOff"},
+    )
+    (found,) = diagnose(server.kube(), "shop", {"job/migrate": lead}, log_lines=5)
     assert (found.pod, found.container, found.previous) == ("migrate-x7k2p", "main", True)
+    assert found.evidence["reason"] == "CrashLoopBackOff"
     assert found.logs == ("applying 0042", "ERROR: relation users exists")
     log_query = next(q for _, path, q in server.asked if path.endswith("/log"))
     assert log_query == {"tailLines": "5", "previous": "true", "container": "main"}
@@ -166,20 +182,23 @@ def test_a_log_the_node_cannot_serve_reads_no_logs_available() -> None:
             f"{NS}/events": {"items": []},
         }
     )
-    (found,) = diagnose(server.kube(), "shop", {"job/migrate": "failed"})
+    (found,) = diagnose(server.kube(), "shop", {"job/migrate": Lead("failed")})
     assert found.logs is None
     assert found.logs_note == "no logs available (dial tcp :10250: connect: connection refused)"
     assert "logs of pod migrate-x7k2p previous container main: no logs available" in found.render()
 
 
 def test_a_workload_that_cannot_be_read_still_gives_its_reason() -> None:
-    (found,) = diagnose(FakeApiServer({}).kube(), "shop", {"job/migrate": "BackoffLimitExceeded"})
+    lead = Lead("BackoffLimitExceeded")
+    (found,) = diagnose(FakeApiServer({}).kube(), "shop", {"job/migrate": lead})
     assert found.reason == "BackoffLimitExceeded" and found.pod == ""
     assert found.logs_note.startswith("cannot read job/migrate: 404 Not Found")
 
 
 def test_render_indents_log_lines_under_the_target() -> None:
-    text = Diagnosis("job/migrate", "exit code 1", "m-1", "main", False, ("boom",), "", ()).render()
+    text = Diagnosis(
+        "job/migrate", "exit code 1", {}, "m-1", "main", False, ("boom",), "", ()
+    ).render()
     assert text.splitlines() == [
         "job/migrate:",
         "  exit code 1",

@@ -12,7 +12,7 @@ from click.testing import CliRunner
 
 from tests.unit.cli.conftest import CLI_FIXTURES
 from tests.unit.judge.conftest import OBJECTS, load_scenario, scenario_names
-from tiltrun.cli.inspect import inspect_objects, load_objects, parse_selector
+from tiltrun.cli.inspect import evidence_lines, inspect_objects, load_objects, parse_selector
 from tiltrun.cli.kube import CommandError
 from tiltrun.cli.main import cli
 from tiltrun.judge.exit import Outcome
@@ -243,3 +243,31 @@ def test_a_check_that_does_not_compile_exits_3_quoting_it(tmp_path: Path) -> Non
     assert (
         '[0].current: cannot compile "self.spec.size ==": ERROR: <input>:1:18: Syntax error' in out
     )
+
+
+def test_the_table_ends_with_each_unsatisfied_targets_evidence() -> None:
+    result = CliRunner().invoke(cli, ["inspect", "-f", str(DUMP), "--now", NOW.isoformat()])
+    assert result.exit_code == 0, result.output
+    assert (
+        "  deployment/web: ImagePullBackOff in pod web-5d5456c679-6m6hh container web "
+        "(0 restarts)\n" in result.output
+    )
+
+
+def test_evidence_lines_read_the_fields_not_the_words() -> None:
+    status = {
+        "targets": [
+            {
+                "name": "job/migrate",
+                "type": "job",
+                "state": {
+                    "terminated": {
+                        "error": "worded in any way at all",
+                        "evidence": {"reason": "Error", "pod": "m-1", "exitCode": 3},
+                    }
+                },
+            },
+            {"name": "deployment/ok", "type": "server", "state": {"active": {"ready": True}}},
+        ]
+    }
+    assert evidence_lines(status) == ["job/migrate: Error in pod m-1 (exit code 3)"]

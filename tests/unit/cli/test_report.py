@@ -172,3 +172,31 @@ def test_junit_of_a_success_has_no_failure() -> None:
     suites = _parse(junit_xml(_result("run-succeeded", Outcome.SUCCEEDED)))
     assert suites.get("failures") == "0" and suites.get("tests") == "4"
     assert all(float(c.get("time", "-1")) >= 0 for c in suites.iter("testcase"))
+
+
+def test_json_diagnoses_carry_the_stored_evidence() -> None:
+    run = captured("run-failed-evidence")
+    migrate = next(t for t in run["status"]["targets"] if t["name"] == "job/migrate")
+    evidence = migrate["state"]["terminated"]["evidence"]
+    diagnosis = Diagnosis("job/migrate", "failed", evidence, evidence["pod"], "main")
+    report = json_report(_result("run-failed-evidence", Outcome.FAILED, diagnoses=(diagnosis,)))
+    (found,) = report["diagnoses"]
+    assert found["evidence"] == evidence
+    assert (found["pod"], found["container"]) == (evidence["pod"], "main")
+
+
+def test_junit_cases_carry_the_evidence_and_failure_as_properties() -> None:
+    run = captured("run-failed-evidence")
+    xml = ET.fromstring(junit_xml(_result("run-failed-evidence", Outcome.FAILED)))
+    for target in run["status"]["targets"]:
+        (case,) = [c for c in xml.iter("testcase") if c.get("name") == target["name"]]
+        found = {p.get("name"): p.get("value") for p in case.iter("property")}
+        state = target["state"]
+        stored = (state.get("terminated") or state.get("active") or {}).get("evidence") or {}
+        expected = {f"evidence.{key}": str(value) for key, value in stored.items()}
+        failure = state.get("failure") or {}
+        expected |= {f"failure.{k}": str(v) for k, v in failure.items() if k != "message"}
+        assert found == expected
+    assert any(
+        p.get("name") == "evidence.exitCode" and p.get("value") == "1" for p in xml.iter("property")
+    )

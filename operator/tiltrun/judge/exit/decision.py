@@ -63,9 +63,10 @@ Tolerance (per workload, issue "customizable exit conditions"):
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 from tiltrun.api.model import CISettings, ExitCondition, RunSpec, Target, TargetType
 from tiltrun.judge.exit import wording
@@ -171,7 +172,17 @@ def _running(
         reason=reason,
         grace={a.name: a.grace for a in [*counted, *optional] if a.grace is not None},
         optional_failing=tuple(a.name for a in optional_failing),
+        failures={a.name: _failure_record(a) for a in failing},
     )
+
+
+def _failure_record(a: Assessment) -> Mapping[str, Any]:
+    """What the status stores about a failing target: the reason word, its error, when."""
+    reason = "ReadinessTimeout" if a.situation is Situation.NOT_READY_IN_TIME else "TargetFailed"
+    record: dict[str, Any] = {"reason": reason, "message": wording.failure(a)}
+    if a.failed_at is not None:
+        record["since"] = a.failed_at
+    return record
 
 
 def assess(target: Target, ci: CISettings, *, now: datetime, timeouts: bool) -> Assessment:

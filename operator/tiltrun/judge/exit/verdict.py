@@ -86,6 +86,11 @@ class Verdict:
     grace: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
     #: Optional targets failing now; reported, never gating.
     optional_failing: tuple[str, ...] = ()
+    #: Per target in ``failing``: why the run counts it failed, ``{reason, message,
+    #: since}``; ``reason`` is ``TargetFailed`` or ``ReadinessTimeout``, ``message`` the
+    #: target's line of ``error``. Stored as the target's ``state.failure``, so that tools
+    #: find the failing targets without splitting ``error``.
+    failures: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
 
     @property
     def progress(self) -> str:
