@@ -10,11 +10,10 @@ from __future__ import annotations
 from dataclasses import replace
 from typing import Any
 
-from tiltrun.engine.status import desired_status
-
 from tests.unit.exit.exit_targets import active, at, failed, job, ok, server, spec, waiting
 from tiltrun.api.model import CISettings, ExitCondition
 from tiltrun.judge.exit import decide
+from tiltrun.judge.status import desired_status
 
 
 def test_each_failing_target_has_its_line_of_the_error_as_a_record() -> None:
