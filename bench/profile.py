@@ -8,6 +8,10 @@ Record the operator of a benchmark run with py-spy (as root; it only reads the p
 then summarise::
 
     python -m bench.profile operator.txt [--events N]
+    python -m bench.profile --audit <cluster>/logs/audit.log [--user bench:operator]
+
+The second form gives the API server's own time for the operator's status PATCHes
+(``requestReceivedTimestamp`` to ``stageTimestamp`` of ``ResponseComplete``).
 
 Each sample (a stack of the on-CPU thread; idle threads are not sampled) is counted
 twice: once by its **leaf category**, the innermost frame that names what the CPU was
@@ -20,10 +24,24 @@ received, from the benchmark's results) the figures are also given per event.
 from __future__ import annotations
 
 import argparse
+import json
 import re
+import statistics
 import sys
 from collections import Counter
 from pathlib import Path
+
+from tiltrun.api.model import parse_time
+
+#: Leaves that are a thread waiting, not computing: py-spy's sampler (``--nonblocking``)
+#: cannot always tell, so they are set apart and left out of the CPU figures.
+IDLE = (
+    r"EpollSelector\.select \(selectors\.py",
+    r"_worker \(concurrent/futures/thread\.py:81\)",  # an idle worker waiting for work
+    r"_wait_for_tstate_lock",
+    r"SSLSocket\.read \(ssl\.py:1167\)",  # a blocking read: waiting for the answer
+    r"Condition\.wait \(threading\.py",
+)
 
 #: Innermost frame wins: (category, pattern on "function (file:line)").
 LEAF = (
@@ -45,21 +63,36 @@ LEAF = (
     ("event loop", r"asyncio/"),
 )
 
-#: Outermost frame wins: on whose behalf the CPU was spent.
+#: The first rule any frame of the stack matches: on whose behalf the CPU was spent.
+STARTUP = "start-up (imports, configuration)"
 OWNER = (
+    (
+        STARTUP,
+        r"(<frozen importlib|kopf/_core/intents/piggybacking|_make_ssl_context|load_kube_config)",
+    ),
     ("writer threads (official client)", r"concurrent/futures/thread\.py"),
     ("kopf: watch stream", r"kopf/_cogs/clients/(watching|api|fetching)\.py"),
     ("kopf: queueing and workers", r"kopf/_core/reactor/(queueing|observation)\.py"),
-    ("kopf: processing and handlers", r"kopf/_core/(reactor/processing|actions|engines)"),
-    ("informers", r"tiltrun/wiring/informer\.py"),
+    (
+        "kopf: processing and handlers",
+        r"kopf/(_core/(reactor/processing|actions|engines|intents)|_cogs/(configs|structs))",
+    ),
+    ("informers", r"tiltrun/wiring/(informer|watches)\.py"),
     ("engine loop", r"tiltrun/engine/engine\.py"),
+    ("writer (async)", r"tiltrun/wiring/(writer|events|session)\.py"),
     ("health and metrics", r"(aiohttp/web|prometheus_client)"),
-    ("kopf: other", r"kopf/"),
+    (
+        "network I/O callbacks (aiohttp, TLS)",
+        r"(aiohttp/|ssl\.py|sslproto\.py|selector_events\.py)",
+    ),
+    # kopf.run is the root of every stack on the loop's thread: only deeper frames count.
+    ("kopf: other", r"kopf/(?!_core/reactor/running\.py)"),
     ("event loop", r"asyncio/"),
 )
 
 
 def _first(frames: list[str], rules: tuple[tuple[str, str], ...]) -> str:
+    """The first rule matched by the first frame that matches any (innermost-first lists)."""
     for frame in frames:
         for name, pattern in rules:
             if re.search(pattern, frame):
@@ -67,42 +100,111 @@ def _first(frames: list[str], rules: tuple[tuple[str, str], ...]) -> str:
     return "other"
 
 
-def summarise(text: str) -> tuple[Counter[str], Counter[str], int]:
-    """(samples by leaf category, samples by owner, total samples) of py-spy raw output."""
+def _owner(frames: list[str]) -> str:
+    """The first ``OWNER`` rule that any frame matches."""
+    for name, pattern in OWNER:
+        if any(re.search(pattern, frame) for frame in frames):
+            return name
+    return "other"
+
+
+def summarise(text: str) -> tuple[Counter[str], Counter[str], int, int]:
+    """(leaf categories, owners, samples, start-up samples) of py-spy raw output.
+
+    Samples without a Python frame, or whose leaf is a thread waiting (``IDLE``), are not
+    counted: the process was not computing then. Start-up (imports, configuration) is
+    counted apart; the categories cover the rest, the steady state.
+    """
     leaf: Counter[str] = Counter()
     owner: Counter[str] = Counter()
-    total = 0
+    total = startup = 0
     for line in text.splitlines():
         stack, _, count_text = line.rpartition(" ")
         if not stack or not count_text.isdigit():
             continue
         count = int(count_text)
         frames = [f for f in stack.split(";") if not f.startswith(("process ", "thread "))]
-        leaf[_first(list(reversed(frames)), LEAF)] += count
-        owner[_first(frames, OWNER)] += count
+        if not frames or any(re.search(p, frames[-1]) for p in IDLE):
+            continue
         total += count
-    return leaf, owner, total
+        who = _owner(frames)
+        if who == STARTUP:
+            startup += count
+            continue
+        leaf[_first(list(reversed(frames)), LEAF)] += count
+        owner[who] += count
+    return leaf, owner, total, startup
+
+
+def server_seconds(log: Path, user: str, verb: str, resource: str) -> list[float]:
+    """The API server's time for each ``verb resource`` request by ``user`` in an audit log."""
+    out: list[float] = []
+    needle = f'"username":"{user}"'.encode()
+    with log.open("rb") as lines:
+        for line in lines:
+            if needle not in line:
+                continue
+            event = json.loads(line)
+            ref = event.get("objectRef") or {}
+            kind = ref.get("resource", "") + (
+                f"/{ref['subresource']}" if ref.get("subresource") else ""
+            )
+            if (
+                event.get("stage") != "ResponseComplete"
+                or event.get("verb") != verb
+                or kind != resource
+            ):
+                continue
+            received = parse_time(event.get("requestReceivedTimestamp"))
+            done = parse_time(event.get("stageTimestamp"))
+            if received and done:
+                out.append((done - received).total_seconds())
+    return out
+
+
+def _audit_report(log: Path, user: str) -> int:
+    for verb, resource in (("patch", "tiltruns/status"), ("create", "events"), ("patch", "events")):
+        times = sorted(server_seconds(log, user, verb, resource))
+        if not times:
+            continue
+        p = statistics.quantiles(times, n=100) if len(times) > 1 else times * 99
+        print(
+            f"{verb} {resource}: {len(times)} requests, API server time "
+            f"p50 {p[49] * 1000:.1f} ms, p90 {p[89] * 1000:.1f} ms, p99 {p[98] * 1000:.1f} ms, "
+            f"mean {statistics.fmean(times) * 1000:.1f} ms"
+        )
+    return 0
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bench.profile", description=__doc__)
-    parser.add_argument("raw", type=Path, help="py-spy record --format raw output")
+    parser.add_argument("raw", type=Path, nargs="?", help="py-spy record --format raw output")
     parser.add_argument("--rate", type=float, default=200, help="samples per second recorded")
     parser.add_argument("--events", type=int, default=0, help="watch events received")
+    parser.add_argument("--audit", type=Path, help="an audit log: the PATCHes' server time")
+    parser.add_argument("--user", default="bench:operator", help="whose requests (--audit)")
     args = parser.parse_args(argv)
-    leaf, owner, total = summarise(args.raw.read_text())
+    if args.audit:
+        return _audit_report(args.audit, args.user)
+    if args.raw is None:
+        parser.error("give a py-spy raw profile, or --audit")
+    leaf, owner, total, startup = summarise(args.raw.read_text())
     if not total:
         print("no samples", file=sys.stderr)
         return 1
-    cpu = total / args.rate
-    print(f"{total} samples, {cpu:.1f} CPU-seconds at {args.rate:g} Hz")
+    steady = total - startup
+    print(
+        f"{total} samples of computing ({total / args.rate:.1f} CPU-seconds at {args.rate:g} Hz):"
+        f" start-up {startup / args.rate:.1f} s, then {steady / args.rate:.1f} s"
+    )
     if args.events:
-        print(f"{args.events} watch events: {cpu / args.events * 1000:.2f} ms CPU per event")
-    for title, counts in (("by leaf category", leaf), ("by owner", owner)):
+        per = steady / args.rate / args.events * 1000
+        print(f"{args.events} watch events: {per:.2f} ms CPU per event after start-up")
+    for title, counts in (("after start-up, by leaf", leaf), ("after start-up, by owner", owner)):
         print(f"\n{title}:")
         for name, count in counts.most_common():
             per = f"  {count / args.rate / args.events * 1000:6.3f} ms/event" if args.events else ""
-            print(f"  {name:36s} {100 * count / total:5.1f} %{per}")
+            print(f"  {name:36s} {100 * count / steady:5.1f} %{per}")
     return 0
 
 

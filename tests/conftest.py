@@ -13,9 +13,11 @@ import fcntl
 import json
 import os
 import shutil
+import socket
 import subprocess
 import sys
 import time
+import urllib.request
 import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -109,6 +111,13 @@ def cluster() -> Cluster:
     return Cluster(state.kubeconfig, kubectl)
 
 
+def free_port() -> int:
+    """A TCP port nothing listens on now (the kernel's choice)."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
 def wait_for(
     check: Callable[[], Any], timeout: float = 30, interval: float = 0.2, what: str = "condition"
 ) -> Any:
@@ -164,9 +173,19 @@ class OperatorProcess:
         self.proc: subprocess.Popen[bytes] | None = None
 
     def start(self, *extra: str) -> OperatorProcess:
+        """Start it; unless ``extra`` sets the health port, wait until it is ready.
+
+        Ready (``/readyz``) means every watched kind is listed and every TiltRun that
+        exists has its current status: a test that changes the world after this knows
+        the operator sees the change, however long the start took on a busy machine.
+        """
         args = [sys.executable, "-m", "tiltrun", "operator"]
         for ns in self.namespaces:
             args += ["--namespace", ns]
+        port = None
+        if not any(arg.startswith("--health-port") for arg in extra):
+            port = free_port()
+            args += [f"--health-port={port}", "--bind-address=127.0.0.1"]
         with self.log_path.open("ab") as log:
             self.proc = subprocess.Popen(
                 [*args, *extra],
@@ -174,7 +193,24 @@ class OperatorProcess:
                 stderr=subprocess.STDOUT,
                 env={**os.environ, "KUBECONFIG": self.cluster.kubeconfig},
             )
+        if port is not None:
+            self._wait_ready(port)
         return self
+
+    def _wait_ready(self, port: int) -> None:
+        def ready() -> bool:
+            assert self.proc is not None
+            if self.proc.poll() is not None:
+                raise AssertionError(
+                    f"the operator exited with {self.proc.returncode}: {self.log()[-2000:]}"
+                )
+            try:
+                with urllib.request.urlopen(f"http://127.0.0.1:{port}/readyz", timeout=5) as r:
+                    return bool(r.status == 200)
+            except OSError:  # not listening yet, or 503: not ready yet
+                return False
+
+        wait_for(ready, timeout=120, what="the operator's /readyz")
 
     def stop(self) -> None:
         """SIGTERM, as Kubernetes stops a pod; SIGKILL if it does not go in time."""

@@ -17,7 +17,6 @@ from __future__ import annotations
 import json
 import os
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -31,7 +30,7 @@ from typing import Any
 import pytest
 import yaml
 
-from tests.conftest import REPO, Cluster, OperatorProcess, tiltrun, wait_for
+from tests.conftest import REPO, Cluster, OperatorProcess, free_port, tiltrun, wait_for
 from tiltrun_dev.devcluster.build import ensure_binaries
 from tiltrun_dev.devcluster.cluster import DevCluster
 
@@ -118,13 +117,6 @@ def fresh_namespace(deploy_cluster: DeployCluster) -> Iterator[str]:
     )
     yield name
     deploy_cluster.kubectl("delete", "namespace", name, "--wait=false", check=False)
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
 
 
 def http_get(port: int, path: str) -> tuple[int, str]:
@@ -317,7 +309,12 @@ def test_a_whole_ci_run_succeeds_with_only_the_deployed_rbac(
         ("create", "authorization.k8s.io", "selfsubjectaccessreviews"),
         ("create", "authentication.k8s.io", "selfsubjectreviews"),
     }
-    assert used(entries) - checks == granted(REPO / "deploy" / "base" / "clusterrole.yaml")
+    # An Event is patched only when it repeats (its count goes up, docs/operations.md);
+    # a run that succeeds at the first try posts each Event once.
+    repeats = {("patch", "", "events")}
+    assert (
+        used(entries) - checks == granted(REPO / "deploy" / "base" / "clusterrole.yaml") - repeats
+    )
 
 
 def test_the_operator_may_not_read_secrets_nor_write_workloads(

@@ -7,8 +7,6 @@ has changed, the operator writes nothing (counted in the dev cluster's audit log
 
 from __future__ import annotations
 
-import time
-
 import pytest
 
 from tests.conftest import Cluster, OperatorProcess, tiltrun
@@ -18,10 +16,12 @@ from tests.integration.runs import (
     state,
     status,
     status_patches,
+    target,
     wait_for_run,
     wait_until_done,
 )
-from tests.integration.workloads import deployment, job
+from tests.integration.workloads import deployment, job, pod
+from tiltrun.api.model import RESOURCE_ANNOTATION, RUN_LABEL
 
 pytestmark = pytest.mark.cluster
 
@@ -93,7 +93,11 @@ def test_unchanged_world_makes_no_status_patch(
 ) -> None:
     began = now()
     cluster.apply(
-        [tiltrun("quiet", exit_condition="manual"), deployment("web", "quiet", replicas=2)],
+        [
+            tiltrun("quiet", exit_condition="manual"),
+            deployment("web", "quiet", replicas=2),
+            pod("solo", "quiet"),
+        ],
         namespace,
     )
     wait_for_run(
@@ -108,16 +112,42 @@ def test_unchanged_world_makes_no_status_patch(
     assert status_patches(cluster, namespace, since=began, until=settled, name="quiet")
 
     window = now()
-    # Events that change nothing the status shows: a label on the workload, an
-    # annotation on its pod and on the TiltRun. (Not an annotation on the Deployment:
-    # the API server counts that as a new generation, which the run rightly shows until
-    # the controller has observed it.)
+    # Events that change nothing the status shows, one on each watch the status comes
+    # from: a label on the Deployment, an annotation on a pod, and on the TiltRun. (Not
+    # an annotation on the Deployment: the API server counts that as a new generation,
+    # which the run rightly shows until the controller has observed it.)
     cluster.kubectl("label", "deployment", "web", "-n", namespace, "example.com/team=a")
-    pod = cluster.get("pods", "-n", namespace, "-l", "app=web")["items"][0]["metadata"]["name"]
-    cluster.kubectl("annotate", "pod", pod, "-n", namespace, "example.com/note=hello")
+    cluster.kubectl("annotate", "pod", "solo", "-n", namespace, "example.com/note=hello")
     cluster.kubectl("annotate", "tiltrun", "quiet", "-n", namespace, "example.com/note=hi")
-    time.sleep(3)  # the quiet window the count covers, not a timing assertion
-    assert status_patches(cluster, namespace, since=window, name="quiet") == []
+    # Then, on each of those watches, a change that the status must show. Each watch
+    # delivers in order, so when a change's status write arrives, the quiet event before
+    # it on the same watch has been handled: the window is proven by writes, not by time.
+    sentinels = (
+        (
+            ["annotate", "pod", "solo", f"{RESOURCE_ANNOTATION}=solo-renamed"],
+            lambda r: target(r, "pod/solo")["resources"] == ["solo-renamed"],
+        ),
+        (
+            ["label", "deployment", "web", f"{RUN_LABEL}-"],
+            lambda r: [t["name"] for t in status(r)["targets"]] == ["pod/solo"],
+        ),
+        (
+            [
+                "patch",
+                "tiltrun",
+                "quiet",
+                "--type=merge",
+                "-p",
+                '{"spec":{"ci":{"timeout":"31m"}}}',
+            ],
+            lambda r: status(r)["observedGeneration"] == 2,
+        ),
+    )
+    for command, shown in sentinels:
+        cluster.kubectl(*command, "-n", namespace)
+        wait_for_run(cluster, namespace, "quiet", shown, what=f"the status after {command[:2]}")
+    # One write per sentinel, and none for the quiet events before them.
+    assert len(status_patches(cluster, namespace, since=window, name="quiet")) == len(sentinels)
 
 
 def test_edited_run_is_judged_again(

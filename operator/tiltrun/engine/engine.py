@@ -1,35 +1,57 @@
 """The engine: turns watch events into status patches, promptly and sparingly.
 
 Events update the Store and mark the TiltRuns they can affect as dirty. One loop
-drains the dirty set after a short coalescing window, recomputes each dirty run's
-status with pure code, and patches only runs whose status changed. Time-based
+drains the dirty set after a short coalescing window and gives each dirty run a task,
+which waits for a write slot (``AdaptiveLimit``: as many writes in flight as the API
+server takes without queueing), recomputes the run's status with pure code from what
+the Store holds at that moment, and patches it only when it changed. Time-based
 transitions are scheduled with the event loop at the exact instant the verdict says
 (``wake_at``), so nothing polls.
 
-Everything runs on one event loop: kopf calls synchronous handlers from worker
-threads, so ``observe`` and ``observe_run`` hand their work over to the loop, and the
-Store is never read and written at once. Each run is written by a task of its own, so
-a slow PATCH holds up only its own run, never the others.
+What is written when:
+
+- a change of **phase** (a target waiting, active, ready, terminated, disabled, added
+  or removed; the run done, failed, or its conditions' status) is written at once;
+- a change of **wording only** (a reason, a message, a count inside one, ``readySince``,
+  the summary) is written at most once per ``REASON_INTERVAL`` per run: at once when
+  the run's last write is older than that, else when the interval has passed, with
+  whatever the status is by then (docs/api.md states the bound);
+- a status equal to the stored one is never written.
+
+Nothing is judged until every informer has listed its kind once (``expect`` /
+``replace``): a run judged on half a picture would be given a wrong status. Everything
+runs on one event loop: informers and kopf's async handler call in on it, so the
+Store is never read and written at once.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
+import math
 import os
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from datetime import UTC, datetime
+from functools import partial
 from typing import Any
 
 from tiltrun.api.config import Unwatchable, warnings_for
 from tiltrun.api.healthcheck import HealthCheck
 from tiltrun.api.model import Target, parse_time
-from tiltrun.engine.store import Obj, RunKey, Store, run_key, same_object
+from tiltrun.engine.limit import AdaptiveLimit
+from tiltrun.engine.store import Obj, RunKey, Store, run_key, same_object, uid_of_run
 from tiltrun.engine.writer import Gone, Writer
 from tiltrun.judge.exit import Outcome
 from tiltrun.judge.healthchecks import HealthChecks
 from tiltrun.judge.related import Related
-from tiltrun.judge.status import comparable, desired_status, failing_names, is_done
+from tiltrun.judge.status import (
+    comparable,
+    desired_status,
+    failing_names,
+    health_checks,
+    is_done,
+    judge_all,
+)
 from tiltrun.judge.target import judge
 
 log = logging.getLogger(__name__)
@@ -37,6 +59,8 @@ log = logging.getLogger(__name__)
 #: How long the loop waits after the first event of a burst, so that a rollout's
 #: dozens of pod updates cost one recompute and at most one PATCH per run.
 COALESCE_SECONDS = 0.02
+#: A change of wording only is written at most this often per run (docs/api.md).
+REASON_INTERVAL = 5.0
 #: A failed PATCH is retried after 1 s, then twice as long each time, up to a minute.
 RETRY_SECONDS = 1.0
 RETRY_MAX_SECONDS = 60.0
@@ -56,6 +80,8 @@ class Engine:
         clock: Callable[[], datetime] = _utcnow,
         pid: int | None = None,
         coalesce: float = COALESCE_SECONDS,
+        reason_interval: float = REASON_INTERVAL,
+        limit: AdaptiveLimit | None = None,
         on_patch: Callable[[RunKey, float], None] | None = None,
         on_reconcile: Callable[[RunKey, float, Outcome], None] | None = None,
         custom_kinds: frozenset[str] = frozenset(),
@@ -63,6 +89,7 @@ class Engine:
         unwatchable: Sequence[Unwatchable] = (),
     ) -> None:
         self.store = Store(custom_kinds=custom_kinds)
+        self.limit = limit or AdaptiveLimit()
         # Operator-wide health checks, and the kinds it was told to watch and cannot.
         self._operator_checks = tuple(operator_checks)
         self._unwatchable = tuple(unwatchable)
@@ -70,50 +97,103 @@ class Engine:
         self._clock = clock
         self._pid = os.getpid() if pid is None else pid
         self._coalesce = coalesce
+        self._reason_interval = reason_interval
         self._on_patch = on_patch
         # Called after each recompute with the seconds the judgement took (no I/O in it).
         self._on_reconcile = on_reconcile
         self._dirty: set[RunKey] = set()
+        # Dirty runs that must be recomputed whole, whatever their targets say.
+        self._forced: set[RunKey] = set()
+        # The targets each run's last status was computed from.
+        self._last_targets: dict[RunKey, tuple[Target, ...]] = {}
         # Runs whose recompute and PATCH are in flight; marked again meanwhile, they wait.
         self._writing: set[RunKey] = set()
         self._tasks: set[asyncio.Task[None]] = set()
         self._wake = asyncio.Event()
-        try:
-            self._loop: asyncio.AbstractEventLoop | None = asyncio.get_running_loop()
-        except RuntimeError:
-            self._loop = None
+        self._quiet = asyncio.Event()
+        self._quiet.set()
+        # Sources (informers) expected to list before anything is judged.
+        self._unlisted: set[str] = set()
         self._timers: dict[RunKey, asyncio.TimerHandle] = {}
+        self._deferred: dict[RunKey, asyncio.TimerHandle] = {}
         # What we believe the API server holds for each run (comparable fields only).
         self._stored: dict[RunKey, Obj] = {}
         self._start: dict[RunKey, datetime] = {}
         self._failing: dict[RunKey, set[str]] = {}
         self._finished: set[RunKey] = set()
         self._patch_failures: dict[RunKey, int] = {}
+        # Loop time of each run's last event and last accepted PATCH.
+        self._last_event: dict[RunKey, float] = {}
+        self._last_write: dict[RunKey, float] = {}
+        # Runs whose stored status has been found current (or made so) at least once,
+        # and the runs known to exist at start-up, for readiness.
+        self._settled: set[RunKey] = set()
+        self._expected: set[RunKey] | None = None
+        self._ready = False
+        # uids of TiltRuns seen deleted, so a list taken before the deletion cannot
+        # bring one back.
+        self._deleted: set[str] = set()
+        # Each run's health checks, by the generation of its spec they were read from.
+        self._checks: dict[RunKey, tuple[object, HealthChecks]] = {}
         # Workload uid -> (store revision, health checks, its Target): each recompute
         # re-judges only the workloads that changed since the last one (or are judged by
         # another run's health checks).
         self._judged: dict[str, tuple[int, HealthChecks, Target]] = {}
 
-    # -- events in ----------------------------------------------------------------------
+    # -- sources ---------------------------------------------------------------------------
+
+    def expect(self, source: str) -> None:
+        """Judge nothing until ``source`` has delivered its first complete list."""
+        self._unlisted.add(source)
+
+    @property
+    def listed(self) -> bool:
+        """True once every expected source has listed: judging may begin."""
+        return not self._unlisted
+
+    def replace(self, source: str, kind: str, namespace: str | None, objs: list[Obj]) -> None:
+        """A complete list of ``kind`` (in ``namespace``; all if ``None``) from ``source``.
+
+        What the store holds of that kind there and the list lacks was deleted while
+        nobody watched: it is dropped, and every run it touched is recomputed.
+        """
+        affected = self.store.replace(kind, namespace, objs)
+        was_listed = self.listed
+        self._unlisted.discard(source)
+        if self.listed and not was_listed:
+            log.info("every watched kind is listed: judging begins")
+            self.mark(self.store.runs, force=True)
+        self.mark(affected)
+
+    def observe(self, kind: str, event_type: str | None, obj: Obj) -> None:
+        """A workload, ReplicaSet or pod was added, modified or deleted."""
+        if event_type == "DELETED":
+            affected = self.store.delete(kind, obj)
+        else:
+            affected = self.store.put(kind, obj)
+        self.mark(affected)
 
     def observe_run(self, event_type: str | None, run: Obj) -> None:
-        """A TiltRun was listed, added, modified or deleted. Safe to call from any thread."""
-        if self._elsewhere():
-            self._hand_over(self.observe_run, event_type, run)
-            return
+        """A TiltRun was listed, added, modified or deleted."""
         key = run_key(run)
         held = self.store.runs.get(key)
         # A TiltRun deleted and created again under the same name is a new run. kopf
         # hands each object (by uid) its own worker, so the old one's DELETED may come
         # after the new one's ADDED, or not at all after a watch gap.
         replaced = held is not None and not same_object(held, run)
+        uid = uid_of_run(run)
         if event_type == "DELETED":
+            self._deleted.add(uid)
+            if len(self._deleted) > 10_000:
+                self._deleted.clear()  # a bound; the 404 of a status write still drops it
             if not replaced:
-                self.store.drop_run(run)
-                self._forget(key)
+                self.drop_run(key)
             return
+        if uid in self._deleted:
+            return  # a list older than its deletion
         if replaced:
             self._forget(key)
+        self._last_event[key] = asyncio.get_running_loop().time()
         # Most TiltRun events are the echo of our own status writes; only a new run or a
         # new spec (a new generation) can change what the status should be.
         changed = held is None or replaced or _generation(held) != _generation(run)
@@ -127,98 +207,169 @@ class Engine:
             self._failing[key] = failing_names(status)
             if is_done(status):
                 self._finished.add(key)
+                self._settled.add(key)
             changed = True
         if changed:
-            self.mark([key])
+            self.mark([key], force=True)
 
-    def observe(self, kind: str, event_type: str | None, obj: Obj) -> None:
-        """A workload, ReplicaSet or pod was listed, added, modified or deleted.
+    def drop_run(self, key: RunKey) -> None:
+        """Forget a TiltRun that no longer exists."""
+        self.store.drop_run(key)
+        self._forget(key)
+        if self._expected is not None:
+            self._expected.discard(key)
 
-        Safe to call from any thread.
+    def verify_runs(self, listed: Mapping[RunKey, str], sent_at: float) -> None:
+        """Drop the runs a LIST sent at loop time ``sent_at`` did not return.
+
+        ``listed`` maps each listed run to its uid. A held run missing from it (or listed
+        under another uid) whose last event came before the LIST was sent was deleted
+        while its DELETED event was lost; one whose event came later may be newer than
+        the list, and is kept.
         """
-        if self._elsewhere():
-            self._hand_over(self.observe, kind, event_type, obj)
-            return
-        if event_type == "DELETED":
-            affected = self.store.delete(kind, obj)
-        else:
-            affected = self.store.put(kind, obj)
-        self.mark(affected)
+        for key, run in list(self.store.runs.items()):
+            if listed.get(key) == uid_of_run(run):
+                continue
+            if self._last_event.get(key, -math.inf) < sent_at:
+                log.info("TiltRun %s/%s is gone (not in a fresh list): forgetting it", *key)
+                self.drop_run(key)
 
-    def _elsewhere(self) -> bool:
-        """True when called from another thread than the engine's loop's."""
-        if self._loop is None:
-            return False
-        try:
-            return asyncio.get_running_loop() is not self._loop
-        except RuntimeError:
-            return True
+    def expect_runs(self, keys: Collection[RunKey]) -> None:
+        """The runs that exist at start-up: readiness waits for each one's status."""
+        self._expected = set(keys)
 
-    def _hand_over(self, fn: Callable[..., None], *args: Any) -> None:
-        # kopf awaits a sync handler until it returns, so one object's events still
-        # reach the loop in the order they arrived.
-        assert self._loop is not None
-        self._loop.call_soon_threadsafe(fn, *args)
+    def readiness(self) -> str | None:
+        """Why the operator is not ready yet, or ``None`` when it is (``/readyz``).
 
-    def mark(self, keys: Iterable[RunKey]) -> None:
-        """Ask for these runs to be recomputed in the next coalescing window."""
+        Ready once every watched kind has been listed and every run that existed at
+        start-up has a current status; from then on it stays ready (runs created later
+        get their status as any change does).
+        """
+        if self._ready:
+            return None
+        if self._unlisted:
+            return "not yet listed: " + ", ".join(sorted(self._unlisted))
+        if self._expected is None:
+            return "the TiltRuns have not been listed yet"
+        pending = self._expected - self._settled
+        if pending:
+            return f"{len(pending)} TiltRuns have no current status yet"
+        self._ready = True
+        return None
+
+    # -- marking ---------------------------------------------------------------------------
+
+    def mark(self, keys: Iterable[RunKey], *, force: bool = False) -> None:
+        """Ask for these runs to be recomputed in the next coalescing window.
+
+        A mark from a watched object's change is answered only if a target's judgement
+        changed; ``force`` (a timer, a new spec, a retry) recomputes the whole status.
+        """
         fresh = {k for k in keys if k not in self._finished}
         if fresh:
             self._dirty |= fresh
-            self._wake.set()
+            if force:
+                self._forced |= fresh
+            if self.listed:
+                self._wake.set()
+                self._quiet.clear()
 
     def _forget(self, key: RunKey) -> None:
-        self._stored.pop(key, None)
-        self._start.pop(key, None)
-        self._failing.pop(key, None)
-        self._patch_failures.pop(key, None)
+        for table in (
+            self._stored,
+            self._start,
+            self._failing,
+            self._patch_failures,
+            self._last_event,
+            self._last_write,
+        ):
+            table.pop(key, None)
+        self._last_targets.pop(key, None)
+        self._checks.pop(key, None)
         self._finished.discard(key)
         self._dirty.discard(key)
-        timer = self._timers.pop(key, None)
-        if timer:
-            timer.cancel()
+        self._forced.discard(key)
+        self._settled.discard(key)
+        for timers in (self._timers, self._deferred):
+            timer = timers.pop(key, None)
+            if timer:
+                timer.cancel()
 
     # -- the loop -------------------------------------------------------------------------
 
+    async def idle(self) -> None:
+        """Return once nothing is left to do now: no run dirty, no write in flight.
+
+        Timers (a deadline, a deferred write) may be pending: they are the future.
+        """
+        await self._quiet.wait()
+
+    def _update_quiet(self) -> None:
+        if self._tasks or self._wake.is_set():
+            self._quiet.clear()
+        else:
+            self._quiet.set()
+
     async def run(self) -> None:
-        """Drain dirty runs forever; cancel the task to stop."""
-        self._loop = asyncio.get_running_loop()
-        try:
-            while True:
-                await self._wake.wait()
-                await asyncio.sleep(self._coalesce)
-                self._wake.clear()
-                # A run still being written waits: its recompute must start from what
-                # that write stored. It is taken up when the write ends.
-                keys = self._dirty - self._writing
-                self._dirty -= keys
-                for key in keys:
-                    self._writing.add(key)
-                    task = asyncio.create_task(self._write(key))
-                    self._tasks.add(task)
-                    task.add_done_callback(self._tasks.discard)
-        finally:
-            for task in list(self._tasks):
-                task.cancel()
+        """Drain dirty runs forever; cancel the task to stop (then ``drain``)."""
+        while True:
+            await self._wake.wait()
+            await asyncio.sleep(self._coalesce)
+            self._wake.clear()
+            # A run still being written waits: its recompute must start from what
+            # that write stored. It is taken up when the write ends.
+            keys = self._dirty - self._writing
+            for key in keys:
+                self._writing.add(key)
+                task = asyncio.create_task(self._write(key))
+                self._tasks.add(task)
+                task.add_done_callback(self._done)
+            self._update_quiet()
+
+    def _done(self, task: asyncio.Task[None]) -> None:
+        self._tasks.discard(task)
+        self._update_quiet()
+
+    async def drain(self, timeout: float) -> None:
+        """Wait up to ``timeout`` seconds for the writes in flight, then cancel the rest."""
+        if self._tasks:
+            await asyncio.wait(set(self._tasks), timeout=timeout)
+        for task in list(self._tasks):
+            task.cancel()
 
     async def _write(self, key: RunKey) -> None:
         try:
-            await self._reconcile(key)
+            async with self.limit:
+                # From here the recompute reads the Store as it is now: marks made while
+                # this run waited for a slot are answered by this very write.
+                self._dirty.discard(key)
+                await self._reconcile(key)
         finally:
             self._writing.discard(key)
-            if key in self._dirty:
+            if key in self._dirty and self.listed:
                 self._wake.set()
+                self._quiet.clear()
 
     async def _reconcile(self, key: RunKey) -> None:
         run = self.store.runs.get(key)
         if run is None or key in self._finished:
             return
-        judging = asyncio.get_running_loop().time()
+        loop = asyncio.get_running_loop()
+        judging = loop.time()
+        forced = key in self._forced
+        self._forced.discard(key)
+        candidates = list(self.store.candidates(key))
+        checks = self._run_checks(key, run)
+        targets = judge_all(candidates, self._judge, checks)
+        if not forced and self._last_targets.get(key) == targets:
+            # No target's judgement moved, and neither did the spec or the clock's next
+            # deadline: the status would come out the same. Most pod updates end here.
+            return
         now = self._clock()
         stored = self._stored.get(key, {})
         desired = desired_status(
             run,
-            self.store.candidates(key),
+            candidates,
             start_time=self._start[key],
             now=now,
             pid=self._pid,
@@ -229,28 +380,68 @@ class Engine:
         )
         verdict = desired.verdict
         if self._on_reconcile:
-            self._on_reconcile(key, asyncio.get_running_loop().time() - judging, verdict.outcome)
+            self._on_reconcile(key, loop.time() - judging, verdict.outcome)
         self._schedule(key, verdict.wake_at, now)
         wanted = comparable(desired.status)
         if wanted == stored:
+            self._last_targets[key] = targets
+            self._settled.add(key)
             return
-        began = asyncio.get_running_loop().time()
+        if not phase_changed(stored, wanted):
+            due = self._last_write.get(key, -math.inf) + self._reason_interval
+            if loop.time() < due:
+                self._defer(key, due - loop.time())
+                self._last_targets[key] = targets
+                self._settled.add(key)
+                return
+        began = loop.time()
         try:
             await self._writer.patch_status(key[0], key[1], desired.status)
         except Gone:
-            return  # deleted meanwhile; its DELETED event will clean up
+            # Deleted, and its DELETED event lost or not here yet: nothing to keep.
+            log.info("TiltRun %s/%s is gone (status write: 404): forgetting it", *key)
+            self.drop_run(key)
+            return
         except Exception as err:
             log.warning("status patch for %s/%s failed (%s); retrying", *key, err)
             failures = self._patch_failures.get(key, 0)
             self._patch_failures[key] = failures + 1
             delay = min(RETRY_SECONDS * 2**failures, RETRY_MAX_SECONDS)
-            asyncio.get_running_loop().call_later(delay, self.mark, [key])
+            loop.call_later(delay, partial(self.mark, [key], force=True))
             return
+        elapsed = loop.time() - began
+        self.limit.record(elapsed)
         self._patch_failures.pop(key, None)
+        self._last_write[key] = began
+        deferred = self._deferred.pop(key, None)
+        if deferred:
+            deferred.cancel()  # this write carries whatever was waiting
         if self._on_patch:
-            self._on_patch(key, asyncio.get_running_loop().time() - began)
+            self._on_patch(key, elapsed)
         self._stored[key] = wanted
+        self._last_targets[key] = targets
+        self._settled.add(key)
         await self._announce(key, run, desired.targets, verdict)
+
+    def _defer(self, key: RunKey, delay: float) -> None:
+        """Recompute ``key`` when its wording may be written again (once, not per event)."""
+        if key not in self._deferred:
+            handle = asyncio.get_running_loop().call_later(delay, self._deferred_due, key)
+            self._deferred[key] = handle
+
+    def _deferred_due(self, key: RunKey) -> None:
+        self._deferred.pop(key, None)
+        self.mark([key], force=True)
+
+    def _run_checks(self, key: RunKey, run: Obj) -> HealthChecks:
+        """The health checks ``run`` is judged with, read again only when its spec changes."""
+        generation = _generation(run)
+        held = self._checks.get(key)
+        if held is not None and held[0] == generation:
+            return held[1]
+        checks = health_checks(run, self._operator_checks)
+        self._checks[key] = (generation, checks)
+        return checks
 
     def _judge(self, obj: Obj, related: Related, checks: HealthChecks) -> Target:
         """``judge``, remembered per workload until it or one of its children changes."""
@@ -275,7 +466,9 @@ class Engine:
         }
         for name in sorted(set(verdict.failing) - self._failing.get(key, set())):
             detail = errors.get(name) or "not ready in time"
-            await self._writer.post_event(run, "Warning", "TargetFailed", f"{name}: {detail}")
+            await self._writer.post_event(
+                run, "Warning", "TargetFailed", f"{name}: {detail}", subject=name
+            )
         self._failing[key] = set(verdict.failing)
         if verdict.done:
             self._finished.add(key)
@@ -296,8 +489,57 @@ class Engine:
         if wake_at is None:
             return
         delay = max(0.0, (wake_at - now).total_seconds())
-        self._timers[key] = asyncio.get_running_loop().call_later(delay, self.mark, [key])
+        self._timers[key] = asyncio.get_running_loop().call_later(
+            delay, partial(self.mark, [key], force=True)
+        )
 
 
 def _generation(run: Obj) -> object:
     return (run.get("metadata") or {}).get("generation")
+
+
+def _target_phase(target: object) -> tuple[str, ...]:
+    """What a target is, without the words: its identity and the phase of its state."""
+    if not isinstance(target, dict):
+        return ("?",)
+    state = target.get("state") or {}
+    if state.get("disabled"):
+        phase = "disabled"
+    elif "terminated" in state:
+        phase = "failed" if (state["terminated"] or {}).get("error") else "succeeded"
+    elif "active" in state:
+        phase = "ready" if (state["active"] or {}).get("ready") else "active"
+    elif "waiting" in state:
+        phase = "waiting"
+    else:
+        phase = "none"
+    identity = (str(target.get("name")), str(target.get("type")), str(target.get("resources")))
+    return (*identity, phase, str(bool(target.get("optional"))), str("grace" in state))
+
+
+def _phases(status: Obj) -> tuple[object, ...]:
+    conditions = tuple(
+        (c.get("type"), c.get("status"), c.get("reason"))
+        for c in status.get("conditions") or []
+        if isinstance(c, dict)
+    )
+    return (
+        status.get("done"),
+        status.get("error"),
+        status.get("startTime"),
+        status.get("observedGeneration"),
+        status.get("satisfied"),
+        status.get("total"),
+        tuple(_target_phase(t) for t in status.get("targets") or []),
+        conditions,
+    )
+
+
+def phase_changed(stored: Obj, wanted: Obj) -> bool:
+    """True when ``wanted`` differs from ``stored`` in more than wording.
+
+    Wording: reasons, messages, ``readySince``, times inside a target's state, the
+    summary, a tolerance's details. Everything else (a target's phase, the run's
+    done/error, counts of satisfied targets, a condition's status or reason) is phase.
+    """
+    return _phases(stored) != _phases(wanted)

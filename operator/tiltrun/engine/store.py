@@ -44,6 +44,11 @@ def same_object(a: Obj, b: Obj) -> bool:
     return uid_of(a) == uid_of(b)
 
 
+def uid_of_run(run: Obj) -> str:
+    """``metadata.uid`` of a TiltRun (empty when missing)."""
+    return uid_of(run)
+
+
 @dataclass
 class Store:
     """Objects by identity, plus the indexes the engine asks questions of.
@@ -74,6 +79,8 @@ class Store:
     # candidate workload uid -> a counter bumped whenever it, or one of its ReplicaSets or
     # pods, changes: a judgement made at one revision holds until the next
     revision: dict[str, int] = field(default_factory=dict)
+    # kind -> uids held of that kind, so that a relist can tell what vanished
+    by_kind: dict[str, set[str]] = field(default_factory=lambda: defaultdict(set))
 
     # -- updates --------------------------------------------------------------------
 
@@ -94,8 +101,8 @@ class Store:
                 self.selected_by.setdefault(uid, set()).add(key)
         return key
 
-    def drop_run(self, run: Obj) -> RunKey:
-        key = run_key(run)
+    def drop_run(self, run: Obj | RunKey) -> RunKey:
+        key = run if isinstance(run, tuple) else run_key(run)
         self.runs.pop(key, None)
         self._unselect_run(key)
         return key
@@ -111,6 +118,10 @@ class Store:
         if not uid:
             return set()
         old = self.by_uid.get(uid) or self._child(uid)
+        version = get_str(obj, "metadata", "resourceVersion")
+        if old is not None and version and get_str(old, "metadata", "resourceVersion") == version:
+            return set()  # the same version again (a relist, a resent event): nothing new
+        self.by_kind[kind].add(uid)
         affected = self._affected(old) if old else set()
         self._bump(old)
         self._forget(uid, old)
@@ -143,6 +154,29 @@ class Store:
         self._unselect_workload(uid)
         self.children.pop(uid, None)
         self.revision.pop(uid, None)
+        self.by_kind[kind].discard(uid)
+        return affected
+
+    def replace(self, kind: str, namespace: str | None, objs: list[Obj]) -> set[RunKey]:
+        """Make ``objs`` the whole picture of ``kind`` (in ``namespace``; all if ``None``).
+
+        Objects held of that kind there and missing from ``objs`` are deleted; the rest
+        are put. Returns every run any of it can affect.
+        """
+        listed = {uid_of(obj) for obj in objs}
+        affected: set[RunKey] = set()
+        for uid in list(self.by_kind.get(kind, ())):
+            if uid in listed:
+                continue
+            held = self.by_uid.get(uid) or self._child(uid)
+            if held is None:
+                self.by_kind[kind].discard(uid)
+                continue
+            if namespace is not None and _namespace(held) != namespace:
+                continue
+            affected |= self.delete(kind, held)
+        for obj in objs:
+            affected |= self.put(kind, obj)
         return affected
 
     def _bump(self, obj: Obj | None) -> None:

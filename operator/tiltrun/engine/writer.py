@@ -1,7 +1,7 @@
-"""What the engine needs from the cluster, as a protocol: a status patch and an Event.
+"""What the engine needs from the cluster: a status patch and an Event.
 
-The engine imports no network library; the operator hands it ``wiring.writer``'s
-``ClusterWriter``, and the engine's tests a fake that records what would be written.
+The engine imports no network library; ``tiltrun.wiring.writer.ClusterWriter`` is the
+implementation that talks to the API server, and the unit tests pass a recording one.
 """
 
 from __future__ import annotations
@@ -16,8 +16,12 @@ class Gone(Exception):
 
 
 class Writer(Protocol):
-    """What the engine needs from the cluster: a status patch and an Event."""
+    """Writes a TiltRun's status and Events about it."""
 
-    async def patch_status(self, namespace: str, name: str, status: Obj) -> None: ...
+    async def patch_status(self, namespace: str, name: str, status: Obj) -> None:
+        """Store ``status`` as the run's status; raises ``Gone`` when the run is no more."""
 
-    async def post_event(self, run: Obj, type_: str, reason: str, message: str) -> None: ...
+    async def post_event(
+        self, run: Obj, type_: str, reason: str, message: str, subject: str = ""
+    ) -> None:
+        """An Event about ``run``; ``subject`` (a target's name) tells similar Events apart."""

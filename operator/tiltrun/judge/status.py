@@ -84,6 +84,15 @@ def _unique_names(judged: list[tuple[Obj, Target]]) -> list[Target]:
     return out
 
 
+def health_checks(run: Obj, operator_checks: Sequence[HealthCheck] = ()) -> HealthChecks:
+    """The checks ``run``'s custom targets are judged by: its own, then the operator's."""
+    try:
+        own_checks = read_spec(run).health_checks
+    except SpecError:
+        own_checks = ()
+    return HealthChecks(run=own_checks, operator=tuple(operator_checks))
+
+
 def desired_status(
     run: Obj,
     candidates: Iterable[tuple[Obj, Related]],
@@ -108,12 +117,7 @@ def desired_status(
     meta = run.get("metadata") or {}
     previous = previous_conditions
     generation = int(meta.get("generation") or 0)
-    try:
-        own_checks = read_spec(run).health_checks
-    except SpecError:
-        own_checks = ()
-    checks = HealthChecks(run=own_checks, operator=tuple(operator_checks))
-    targets = judge_all(candidates, judge_one, checks)
+    targets = judge_all(candidates, judge_one, health_checks(run, operator_checks))
     try:
         spec = read_spec(run)
     except SpecError as err:

@@ -1,10 +1,14 @@
-"""kopf handlers: the thin layer between watch streams and the engine.
+"""kopf handlers: start-up, cleanup, and the TiltRun resource.
 
-Only ``@kopf.on.event`` and ``@kopf.index`` handlers are registered. Neither adds
-finalizers or writes kopf's bookkeeping anywhere, so the operator never writes to a
-workload, and a TiltRun stays deletable while the operator is down. The indexes
-exist for one of kopf's guarantees: no event handler runs before every watched kind
-has been listed, so no run is judged on half a picture after a restart.
+kopf runs the operator (login, signals, start-up and cleanup) and watches TiltRuns, with
+one ``async`` event handler: it runs on kopf's loop, with no thread in between. No
+finalizer and none of kopf's bookkeeping is written anywhere, so the operator never
+writes to a workload, and a TiltRun stays deletable while the operator is down.
+
+The kinds the engine judges (Deployments, Pods...) come through the operator's own
+informers (``watches.py``), not kopf: kopf would spend milliseconds of per-object
+machinery on each of their events and never say where a relist begins or ends
+(docs/architecture.md has the profile behind this choice).
 """
 
 from __future__ import annotations
@@ -12,6 +16,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Iterable
+from functools import partial
 from typing import Any
 
 import kopf
@@ -19,8 +24,12 @@ import kopf
 from tiltrun.api.model import GROUP, PLURAL, VERSION
 from tiltrun.engine.engine import Engine
 from tiltrun.judge.kinds import BUILTIN, Kind
+from tiltrun.judge.projection import project
 from tiltrun.wiring.discovery import ServedKind
+from tiltrun.wiring.informer import Backoffs, Resource
 from tiltrun.wiring.observability import Observability
+from tiltrun.wiring.session import ApiSession
+from tiltrun.wiring.watches import Watches
 from tiltrun.wiring.writer import ClusterWriter
 
 log = logging.getLogger(__name__)
@@ -28,62 +37,14 @@ log = logging.getLogger(__name__)
 #: Everything the engine watches besides TiltRuns: the target kinds and their children.
 WATCHED = BUILTIN.watched
 
-
-@kopf.on.startup()
-async def start_engine(settings: kopf.OperatorSettings, memo: kopf.Memo, **_: Any) -> None:
-    """Configure kopf explicitly and start the engine's loop."""
-    from tiltrun.wiring.client import api_client
-
-    settings.posting.enabled = False  # our own Events are about TiltRuns, not kopf's logs
-    settings.peering.standalone = True  # see docs/operations.md on running one replica
-    settings.watching.server_timeout = 300
-    settings.watching.client_timeout = 330
-    settings.scanning.disabled = True  # the CRD must exist at start; see check_crd()
-    # run_operator() puts one in the memo (with the sockets it bound); `kopf run` does not.
-    observability = memo.get("observability") or Observability()
-    metrics = observability.metrics
-    # run_operator() puts the configuration and what discovery found in the memo.
-    config = memo.get("config")
-    engine = Engine(
-        ClusterWriter(api_client(), on_error=metrics.on_api_error),
-        on_patch=metrics.on_patch,
-        on_reconcile=metrics.on_reconcile,
-        custom_kinds=frozenset(kind.kind for kind in memo.get("served") or ()),
-        operator_checks=config.health_checks if config is not None else (),
-        unwatchable=memo.get("unwatchable") or (),
-    )
-    metrics.watch_runs(lambda: engine.store.runs.values())
-    memo["observability"] = observability
-    memo["engine"] = engine
-    memo["engine_task"] = asyncio.get_running_loop().create_task(engine.run(), name="engine")
-    await observability.start(memo["engine_task"])
+#: How long the cleanup waits for status writes in flight before the process exits.
+DRAIN_SECONDS = 10.0
 
 
-@kopf.on.cleanup()
-async def stop_engine(memo: kopf.Memo, **_: Any) -> None:
-    # kopf has stopped the watches by now. A status PATCH in flight runs in a worker
-    # thread that cancelling cannot interrupt, and asyncio.run() joins those threads
-    # before the process exits, so it still reaches the API server.
-    task = memo.get("engine_task")
-    if task is not None:
-        task.cancel()
-    observability = memo.get("observability")
-    if observability is not None:
-        await observability.stop()
-
-
-@kopf.on.event(GROUP, VERSION, PLURAL)
-def tiltrun_event(event: kopf.RawEvent, memo: kopf.Memo, **_: Any) -> None:
-    memo["engine"].observe_run(event.get("type"), dict(event["object"]))
-
-
-@kopf.index(GROUP, VERSION, PLURAL)
-def tiltruns_listed(**_: Any) -> dict[str, Any]:
-    return {}
-
-
-def register_extra(served: Iterable[ServedKind]) -> None:
-    """Watch the extra kinds discovery found (``--watch``, the configuration file)."""
+def extra_kinds(served: Iterable[ServedKind]) -> list[Kind]:
+    """The extra kinds discovery found (``--watch``, the configuration file), as registry
+    entries; the built-in kinds among them are left out (they are watched already)."""
+    kinds = []
     for served_kind in served:
         watched = served_kind.watched
         kind = Kind(
@@ -93,24 +54,115 @@ def register_extra(served: Iterable[ServedKind]) -> None:
             served_kind.kind,
             namespaced=served_kind.namespaced,
         )
-        if any(
+        if not any(
             (k.group, k.version, k.plural) == (kind.group, kind.version, kind.plural)
             for k in WATCHED
         ):
-            continue  # a built-in kind, watched already
-        _register(kind)
+            kinds.append(kind)
+    return kinds
 
 
-def _register(kind: Kind) -> None:
-    def on_event(event: kopf.RawEvent, memo: kopf.Memo, **_: Any) -> None:
-        memo["engine"].observe(kind.kind, event.get("type"), dict(event["object"]))
+def resource(kind: Kind) -> Resource:
+    """What an informer needs of a registry entry: where it lives, how to slim its objects."""
+    return Resource(
+        kind.api_version,
+        kind.plural,
+        kind.kind,
+        namespaced=kind.namespaced,
+        project=partial(project, kind.kind),
+    )
 
-    def listed(**_: Any) -> dict[str, Any]:
+
+def resources(served: Iterable[ServedKind] = ()) -> list[Resource]:
+    """The informers' resources: every built-in watched kind, then the extra kinds."""
+    return [resource(kind) for kind in [*WATCHED, *extra_kinds(served)]]
+
+
+class NoDiffBase(kopf.DiffBaseStorage):
+    """No "last handled" state: only ``on.event`` handlers, which never need a diff.
+
+    kopf's default builds that state for every event by deep-copying the whole object:
+    a quarter of the CPU it spent per TiltRun event in the profile (docs/benchmark.md).
+    Nothing is read or stored, so the operator still writes nothing to a TiltRun.
+    """
+
+    def build(self, *, body: Any, extra_fields: Any = None) -> Any:
         return {}
 
-    kopf.on.event(kind.group, kind.version, kind.plural, id=f"{kind.plural}-event")(on_event)
-    kopf.index(kind.group, kind.version, kind.plural, id=f"{kind.plural}-listed")(listed)
+    def fetch(self, *, body: Any) -> None:
+        return None
+
+    def store(self, *, body: Any, patch: Any, essence: Any) -> None:
+        return None
 
 
-for _kind in WATCHED:
-    _register(_kind)
+def configure(settings: kopf.OperatorSettings) -> None:
+    """kopf's settings, all explicit."""
+    settings.posting.enabled = False  # our own Events are about TiltRuns, not kopf's logs
+    settings.persistence.diffbase_storage = NoDiffBase()
+    settings.peering.standalone = True  # see docs/operations.md on running one replica
+    settings.watching.server_timeout = 300
+    settings.watching.client_timeout = 330
+    # kopf's default retries (1, 1, 2, 3, 5, 8, 13, 21 s) left the TiltRun watch blind for
+    # up to 30 s after the API server came back; retry as the informers do, for ever.
+    settings.networking.error_backoffs = Backoffs()
+    settings.watching.reconnect_backoff = 0.2
+    settings.scanning.disabled = True  # the CRD must exist at start; see preflight() in run.py
+
+
+@kopf.on.startup()
+async def start_engine(settings: kopf.OperatorSettings, memo: kopf.Memo, **_: Any) -> None:
+    """Configure kopf, then start the engine and the informers."""
+    configure(settings)
+    # run_operator() puts one in the memo (with the sockets it bound); `kopf run` does not.
+    observability = memo.get("observability") or Observability()
+    metrics = observability.metrics
+    # run_operator() puts the configuration and what discovery found in the memo.
+    config = memo.get("config")
+    session = ApiSession()
+    engine = Engine(
+        ClusterWriter(session, on_error=metrics.on_api_error),
+        on_patch=metrics.on_patch,
+        on_reconcile=metrics.on_reconcile,
+        custom_kinds=frozenset(kind.kind for kind in memo.get("served") or ()),
+        operator_checks=config.health_checks if config is not None else (),
+        unwatchable=memo.get("unwatchable") or (),
+    )
+    metrics.watch_runs(lambda: engine.store.runs.values())
+    served = memo.get("served") or ()
+    watches = Watches(session, engine, memo.get("namespaces") or [], resources(served))
+    memo["observability"] = observability
+    memo["engine"] = engine
+    memo["session"] = session
+    memo["watches"] = watches
+    memo["engine_task"] = asyncio.get_running_loop().create_task(engine.run(), name="engine")
+    watches.start()
+    await observability.start(memo["engine_task"], readiness=engine.readiness)
+
+
+@kopf.on.cleanup()
+async def stop_engine(memo: kopf.Memo, **_: Any) -> None:
+    """Stop watching, let the status writes in flight land, then close the connection."""
+    watches = memo.get("watches")
+    if watches is not None:
+        await watches.stop()
+    task = memo.get("engine_task")
+    if task is not None:
+        task.cancel()
+    engine = memo.get("engine")
+    if engine is not None:
+        await engine.drain(DRAIN_SECONDS)
+    session = memo.get("session")
+    if session is not None:
+        await session.close()
+    observability = memo.get("observability")
+    if observability is not None:
+        await observability.stop()
+
+
+@kopf.on.event(GROUP, VERSION, PLURAL)
+async def tiltrun_event(event: kopf.RawEvent, memo: kopf.Memo, **_: Any) -> None:
+    """A TiltRun was listed, added, modified or deleted: on kopf's loop, no thread."""
+    engine = memo.get("engine")
+    if engine is not None:
+        engine.observe_run(event.get("type"), dict(event["object"]))

@@ -223,13 +223,23 @@ class Observability:
         self.metrics = Metrics()
         self.endpoints = endpoints or Endpoints()
         self._engine_task: asyncio.Task[Any] | None = None
+        self._readiness: Callable[[], str | None] = lambda: None
         self._runners: list[web.AppRunner] = []
         self._handler = KopfRequestErrors(self.metrics)
         logging.getLogger("kopf").addHandler(self._handler)
 
-    async def start(self, engine_task: asyncio.Task[Any]) -> None:
-        """Serve the endpoints on the sockets bound earlier; the engine is now running."""
+    async def start(
+        self,
+        engine_task: asyncio.Task[Any],
+        readiness: Callable[[], str | None] | None = None,
+    ) -> None:
+        """Serve the endpoints on the sockets bound earlier; the engine is now running.
+
+        ``readiness()`` says why the operator is not ready yet (``None``: it is).
+        """
         self._engine_task = engine_task
+        if readiness is not None:
+            self._readiness = readiness
         for sock, served in self.endpoints.sockets:
             app = web.Application()
             routes = {"/healthz": self._healthz, "/readyz": self._readyz, "/metrics": self._metrics}
@@ -264,10 +274,12 @@ class Observability:
         return web.Response(text="ok\n")
 
     async def _readyz(self, request: web.Request) -> web.Response:
-        # The server starts once kopf's startup handlers ran and the engine is running; the
-        # watches list their kinds right after, and kopf holds every event back until all
-        # of them have been listed, so a run is never judged on half a picture.
-        return await self._healthz(request)
+        # Ready once every watched kind is listed and every TiltRun that existed at
+        # start-up has its current status: before that, a status may still be stale.
+        problem = self._engine_problem() or self._readiness()
+        if problem:
+            return web.Response(status=503, text=problem + "\n")
+        return web.Response(text="ok\n")
 
     async def _metrics(self, request: web.Request) -> web.Response:
         body = self.metrics.exposition()

@@ -1,47 +1,42 @@
-"""Starting the operator: check the CRD is there, then hand over to kopf."""
+"""Starting the operator: check the CRD and the access are there, then hand over to kopf."""
 
 from __future__ import annotations
 
+import asyncio
 import sys
-from concurrent.futures import ThreadPoolExecutor
-from typing import Any
 
 import kopf
-from kubernetes.client.exceptions import ApiException
 
 from tiltrun.api.config import OperatorConfig, Unwatchable
 from tiltrun.api.model import GROUP, PLURAL, VERSION
 from tiltrun.judge.kinds import BUILTIN
 from tiltrun.wiring.discovery import ServedKind, discover
 from tiltrun.wiring.observability import Endpoints, Observability, configure_logging
+from tiltrun.wiring.session import ApiError, ApiSession, Unavailable
 
 
-def check_crd() -> None:
-    """Exit with one sentence when the TiltRun CRD is not installed.
+async def check_crd(session: ApiSession) -> str | None:
+    """One sentence when the TiltRun CRD is not installed, else ``None``.
 
     It asks API discovery (``GET /apis/tilt.dev/v1alpha1``), which every authenticated
     identity may read, rather than the CRD object: the operator then needs no
     permission on CustomResourceDefinitions, and the namespaced install, which has no
     cluster-wide role, gets the same clear sentence.
     """
-    from kubernetes import client
-
-    from tiltrun.wiring.client import api_client
-
     missing = (
         f"The TiltRun CRD ({PLURAL}.{GROUP}, version {VERSION}) is not installed in this "
         "cluster; apply crds/tiltrun.yaml first."
     )
     try:
-        resources = client.CustomObjectsApi(api_client()).get_api_resources(GROUP, VERSION)
-    except ApiException as err:
+        resources = await session.request("GET", f"/apis/{GROUP}/{VERSION}")
+    except ApiError as err:
         if err.status == 404:
-            sys.exit(missing)
+            return missing
         if err.status == 403:
-            return  # discovery closed off; kopf will say so if TiltRuns cannot be listed
+            return None  # discovery closed off; kopf will say so if TiltRuns cannot be listed
         raise
-    if not any(resource.name == PLURAL for resource in resources.resources or []):
-        sys.exit(missing)
+    names = [r.get("name") for r in resources.get("resources") or [] if isinstance(r, dict)]
+    return None if PLURAL in names else missing
 
 
 def required_access() -> list[tuple[str, str, str]]:
@@ -55,49 +50,45 @@ def required_access() -> list[tuple[str, str, str]]:
         *((verb, group, plural) for group, plural in reads for verb in ("list", "watch")),
         ("patch", GROUP, f"{PLURAL}/status"),
         ("create", "", "events"),
+        ("patch", "", "events"),
     ]
 
 
-def check_access(namespaces: list[str]) -> None:
-    """Exit with one sentence when RBAC denies the operator something it needs.
+async def check_access(session: ApiSession, namespaces: list[str]) -> str | None:
+    """One sentence when RBAC denies the operator something it needs, else ``None``.
 
     Without this, kopf would retry a forbidden list for about a minute and then stop
     with a traceback. Asking costs one SelfSubjectAccessReview per permission, which
     every authenticated identity may create; if even that is refused, kopf's own
     errors will have to do.
     """
-    from kubernetes import client
 
-    from tiltrun.wiring.client import api_client
-
-    connection = api_client()
-    api = client.AuthorizationV1Api(connection)
-
-    def allowed(question: tuple[str, str, str, str]) -> bool | None:
+    async def allowed(question: tuple[str, str, str, str]) -> bool | None:
         namespace, verb, group, resource = question
         plural, _, subresource = resource.partition("/")
-        attributes = client.V1ResourceAttributes(
-            verb=verb,
-            group=group,
-            resource=plural,
-            subresource=subresource or None,
-            namespace=namespace or None,
-        )
-        review = client.V1SelfSubjectAccessReview(
-            spec=client.V1SelfSubjectAccessReviewSpec(resource_attributes=attributes)
-        )
+        attributes = {"verb": verb, "group": group, "resource": plural}
+        if subresource:
+            attributes["subresource"] = subresource
+        if namespace:
+            attributes["namespace"] = namespace
+        review = {
+            "apiVersion": "authorization.k8s.io/v1",
+            "kind": "SelfSubjectAccessReview",
+            "spec": {"resourceAttributes": attributes},
+        }
         try:
-            answer = api.create_self_subject_access_review(review)
-        except ApiException:
+            answer = await session.request(
+                "POST", "/apis/authorization.k8s.io/v1/selfsubjectaccessreviews", body=review
+            )
+        except ApiError:
             return None
-        return bool(answer.status and answer.status.allowed)
+        return bool((answer.get("status") or {}).get("allowed"))
 
     questions = [(ns, *access) for ns in namespaces or [""] for access in required_access()]
     # Asked side by side: start-up time is what a restarted operator's users wait for.
-    with ThreadPoolExecutor(max_workers=8) as pool:
-        answers = list(pool.map(allowed, questions))
+    answers = await asyncio.gather(*(allowed(q) for q in questions))
     if None in answers:
-        return  # reviews refused; kopf's own errors will have to do
+        return None  # reviews refused; kopf's own errors will have to do
     missing: list[str] = []
     for namespace in namespaces or [""]:
         denied = [
@@ -108,27 +99,47 @@ def check_access(namespaces: list[str]) -> None:
         if denied:
             where = f"in namespace {namespace}" if namespace else "in all namespaces"
             missing.append(f"{', '.join(denied)} {where}")
-    if missing:
-        sys.exit(
-            f"The operator's identity ({_username(connection)}) may not {'; '.join(missing)}: "
-            "grant it the rules of deploy/base/clusterrole.yaml (all namespaces) or "
-            "deploy/namespaced/role.yaml (in each watched namespace)."
-        )
-
-
-def _username(connection: Any) -> str:
-    """Who the API server thinks we are, for the error message."""
-    from kubernetes import client
-
-    review = client.V1SelfSubjectReview(
-        api_version="authentication.k8s.io/v1", kind="SelfSubjectReview"
+    if not missing:
+        return None
+    return (
+        f"The operator's identity ({await _username(session)}) may not {'; '.join(missing)}: "
+        "grant it the rules of deploy/base/clusterrole.yaml (all namespaces) or "
+        "deploy/namespaced/role.yaml (in each watched namespace)."
     )
+
+
+async def _username(session: ApiSession) -> str:
+    """Who the API server thinks we are, for the error message."""
+    review = {"apiVersion": "authentication.k8s.io/v1", "kind": "SelfSubjectReview"}
     try:
-        answer = client.AuthenticationV1Api(connection).create_self_subject_review(review)
-    except ApiException:
+        answer = await session.request(
+            "POST", "/apis/authentication.k8s.io/v1/selfsubjectreviews", body=review
+        )
+    except ApiError:
         return "unknown"
-    user = answer.status.user_info if answer.status else None
-    return str(user.username) if user and user.username else "unknown"
+    user = (answer.get("status") or {}).get("userInfo") or {}
+    return str(user.get("username") or "unknown")
+
+
+def preflight(namespaces: list[str]) -> None:
+    """Exit with one sentence when the CRD is missing or RBAC denies something needed.
+
+    Both checks go through the operator's own HTTP client, before kopf starts: the
+    official client's API classes would cost a second of imports at every start.
+    """
+
+    async def ask() -> str | None:
+        session = ApiSession()
+        try:
+            return await check_crd(session) or await check_access(session, namespaces)
+        except Unavailable as err:
+            return f"Cannot reach the API server at {session.server}: {err}."
+        finally:
+            await session.close()
+
+    problem = asyncio.run(ask())
+    if problem:
+        sys.exit(problem)
 
 
 def run_operator(
@@ -152,13 +163,10 @@ def run_operator(
         sys.exit(
             f"Cannot serve the health and metrics endpoints on {endpoints.bind_address}: {err}."
         )
-    check_crd()
-    check_access(namespaces)
+    preflight(namespaces)
     config = config or OperatorConfig()
     served, unwatchable = _discover(config, namespaces)
-    import tiltrun.wiring.handlers  # registers the handlers with kopf
-
-    tiltrun.wiring.handlers.register_extra(served)
+    import tiltrun.wiring.handlers  # noqa: F401 - registers the handlers with kopf
 
     kopf.run(
         clusterwide=not namespaces,
@@ -169,6 +177,7 @@ def run_operator(
             config=config,
             served=served,
             unwatchable=unwatchable,
+            namespaces=namespaces,
         ),
     )
 

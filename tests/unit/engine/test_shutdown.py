@@ -1,18 +1,16 @@
 """Stopping the engine as the operator does on SIGTERM loses no status patch in flight.
 
-kopf turns SIGTERM into cancelling its tasks, then runs the cleanup handler, which
-cancels the engine's task (wiring/handlers.py). ClusterWriter sends each PATCH from a
-worker thread (``asyncio.to_thread``): cancelling the awaiting task cannot interrupt
-the thread, and ``asyncio.run`` (which ``kopf.run`` uses) joins the default executor's
-threads before it returns, so the request completes before the process exits.
+kopf turns SIGTERM into cancelling its tasks, then runs the cleanup handler
+(wiring/handlers.py), which stops the informers, cancels the engine's loop and then
+waits (``Engine.drain``) for the writes already in flight before the connection closes.
 """
 
 from __future__ import annotations
 
 import asyncio
-import threading
-import time
 from typing import Any
+
+import looptime
 
 from tiltrun.engine.engine import Engine
 from tiltrun.engine.store import RunKey
@@ -26,27 +24,26 @@ RUN = {
 }
 
 
-class SlowThreadedWriter:
-    """Like ClusterWriter: the blocking request runs in a worker thread."""
+class SlowWriter:
+    """Like ClusterWriter on a slow day: each PATCH takes 3 s to be answered."""
 
     def __init__(self) -> None:
-        self.started = threading.Event()
+        self.started = asyncio.Event()
         self.landed: list[dict[str, Any]] = []
 
-    def _send(self, status: dict[str, Any]) -> None:
+    async def patch_status(self, namespace: str, name: str, status: dict[str, Any]) -> None:
         self.started.set()
-        time.sleep(0.3)  # the API server is slow today
+        await asyncio.sleep(3)
         self.landed.append(status)
 
-    async def patch_status(self, namespace: str, name: str, status: dict[str, Any]) -> None:
-        await asyncio.to_thread(self._send, status)
-
-    async def post_event(self, run: dict[str, Any], type_: str, reason: str, message: str) -> None:
+    async def post_event(
+        self, run: dict[str, Any], type_: str, reason: str, message: str, subject: str = ""
+    ) -> None:
         pass
 
 
-def test_a_patch_in_flight_when_the_engine_is_cancelled_still_lands() -> None:
-    writer = SlowThreadedWriter()
+def _stop_while_writing(drain_seconds: float) -> tuple[SlowWriter, list[tuple[RunKey, Outcome]]]:
+    writer = SlowWriter()
     reconciled: list[tuple[RunKey, Outcome]] = []
 
     async def main() -> None:
@@ -55,12 +52,27 @@ def test_a_patch_in_flight_when_the_engine_is_cancelled_still_lands() -> None:
             coalesce=0,
             on_reconcile=lambda key, seconds, outcome: reconciled.append((key, outcome)),
         )
-        task = asyncio.get_running_loop().create_task(engine.run())
+        task = asyncio.create_task(engine.run())
         engine.observe_run("ADDED", RUN)
-        await asyncio.to_thread(writer.started.wait, 5)
-        task.cancel()  # what the cleanup handler does after SIGTERM
+        await writer.started.wait()
+        task.cancel()  # what the cleanup handler does after SIGTERM...
+        await engine.drain(drain_seconds)  # ...before it closes the connection
 
-    asyncio.run(main())
+    loop = looptime.new_event_loop(start=0)
+    try:
+        loop.run_until_complete(main())
+    finally:
+        loop.close()
+    return writer, reconciled
+
+
+def test_a_patch_in_flight_when_the_engine_is_stopped_still_lands() -> None:
+    writer, reconciled = _stop_while_writing(drain_seconds=10)
     assert len(writer.landed) == 1
     assert writer.landed[0]["summary"].startswith("no enabled workloads match")
     assert reconciled == [(("team", "demo"), Outcome.RUNNING)]
+
+
+def test_a_patch_that_outlasts_the_drain_is_given_up() -> None:
+    writer, _ = _stop_while_writing(drain_seconds=1)
+    assert writer.landed == []
