@@ -55,8 +55,8 @@ _CONTAINER_STATUS: Shape = {
 
 SHAPES: dict[str, Shape] = {
     "Deployment": {"spec": {"replicas": True, "paused": True}, "status": True},
-    "StatefulSet": {"spec": {"replicas": True}, "status": True},
-    "DaemonSet": {"status": True},
+    "StatefulSet": {"spec": {"replicas": True, "updateStrategy": True}, "status": True},
+    "DaemonSet": {"spec": {"updateStrategy": True}, "status": True},
     "ReplicaSet": {"spec": {"replicas": True}, "status": True},
     "Job": {"spec": {"suspend": True, "completions": True}, "status": True},
     "Pod": {
