@@ -29,6 +29,7 @@ import re
 import statistics
 import sys
 from collections import Counter
+from datetime import datetime
 from pathlib import Path
 
 from tiltrun.api.model import parse_time
@@ -136,8 +137,16 @@ def summarise(text: str) -> tuple[Counter[str], Counter[str], int, int]:
     return leaf, owner, total, startup
 
 
-def server_seconds(log: Path, user: str, verb: str, resource: str) -> list[float]:
-    """The API server's time for each ``verb resource`` request by ``user`` in an audit log."""
+def server_seconds(
+    log: Path,
+    user: str,
+    verb: str,
+    resource: str,
+    since: datetime | None = None,
+    until: datetime | None = None,
+) -> list[float]:
+    """The API server's time for each ``verb resource`` request by ``user`` in an audit log
+    (received in ``[since, until]`` when given)."""
     out: list[float] = []
     needle = f'"username":"{user}"'.encode()
     with log.open("rb") as lines:
@@ -157,14 +166,17 @@ def server_seconds(log: Path, user: str, verb: str, resource: str) -> list[float
                 continue
             received = parse_time(event.get("requestReceivedTimestamp"))
             done = parse_time(event.get("stageTimestamp"))
-            if received and done:
-                out.append((done - received).total_seconds())
+            if not received or not done:
+                continue
+            if (since and received < since) or (until and received > until):
+                continue
+            out.append((done - received).total_seconds())
     return out
 
 
-def _audit_report(log: Path, user: str) -> int:
+def _audit_report(log: Path, user: str, since: datetime | None, until: datetime | None) -> int:
     for verb, resource in (("patch", "tiltruns/status"), ("create", "events"), ("patch", "events")):
-        times = sorted(server_seconds(log, user, verb, resource))
+        times = sorted(server_seconds(log, user, verb, resource, since, until))
         if not times:
             continue
         p = statistics.quantiles(times, n=100) if len(times) > 1 else times * 99
@@ -183,9 +195,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--events", type=int, default=0, help="watch events received")
     parser.add_argument("--audit", type=Path, help="an audit log: the PATCHes' server time")
     parser.add_argument("--user", default="bench:operator", help="whose requests (--audit)")
+    parser.add_argument("--since", type=parse_time, help="--audit: from this time (RFC 3339)")
+    parser.add_argument("--until", type=parse_time, help="--audit: up to this time")
     args = parser.parse_args(argv)
     if args.audit:
-        return _audit_report(args.audit, args.user)
+        return _audit_report(args.audit, args.user, args.since, args.until)
     if args.raw is None:
         parser.error("give a py-spy raw profile, or --audit")
     leaf, owner, total, startup = summarise(args.raw.read_text())
