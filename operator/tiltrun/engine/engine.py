@@ -40,7 +40,8 @@ from tiltrun.api.healthcheck import HealthCheck
 from tiltrun.api.model import Target, parse_time
 from tiltrun.engine.limit import AdaptiveLimit
 from tiltrun.engine.store import Obj, RunKey, Store, run_key, same_object, uid_of_run
-from tiltrun.engine.writer import Gone, Writer
+from tiltrun.engine.writer import Gone, Refused, Writer
+from tiltrun.judge.budget import refused
 from tiltrun.judge.exit import Outcome
 from tiltrun.judge.healthchecks import HealthChecks
 from tiltrun.judge.related import Related
@@ -122,6 +123,8 @@ class Engine:
         self._failing: dict[RunKey, set[str]] = {}
         self._finished: set[RunKey] = set()
         self._patch_failures: dict[RunKey, int] = {}
+        # The status the API server refused for each run: not sent again until it changes.
+        self._refused: dict[RunKey, Obj] = {}
         # Loop time of each run's last event and last accepted PATCH.
         self._last_event: dict[RunKey, float] = {}
         self._last_write: dict[RunKey, float] = {}
@@ -280,6 +283,7 @@ class Engine:
             self._start,
             self._failing,
             self._patch_failures,
+            self._refused,
             self._last_event,
             self._last_write,
         ):
@@ -383,7 +387,8 @@ class Engine:
             self._on_reconcile(key, loop.time() - judging, verdict.outcome)
         self._schedule(key, verdict.wake_at, now)
         wanted = comparable(desired.status)
-        if wanted == stored:
+        if wanted == stored or wanted == self._refused.get(key):
+            # Stored already, or refused already: the same again would be refused again.
             self._last_targets[key] = targets
             self._settled.add(key)
             return
@@ -402,6 +407,10 @@ class Engine:
             log.info("TiltRun %s/%s is gone (status write: 404): forgetting it", *key)
             self.drop_run(key)
             return
+        except Refused as err:
+            self._refused[key] = wanted
+            await self._store_refusal(key, run, desired, targets, err.answer)
+            return
         except Exception as err:
             log.warning("status patch for %s/%s failed (%s); retrying", *key, err)
             failures = self._patch_failures.get(key, 0)
@@ -412,6 +421,7 @@ class Engine:
         elapsed = loop.time() - began
         self.limit.record(elapsed)
         self._patch_failures.pop(key, None)
+        self._refused.pop(key, None)
         self._last_write[key] = began
         deferred = self._deferred.pop(key, None)
         if deferred:
@@ -422,6 +432,40 @@ class Engine:
         self._last_targets[key] = targets
         self._settled.add(key)
         await self._announce(key, run, desired.targets, verdict)
+
+    async def _store_refusal(
+        self, key: RunKey, run: Obj, desired: Any, targets: tuple[Target, ...], answer: str
+    ) -> None:
+        """After a refused status: store a smaller one that says so, and no retry loop.
+
+        The refused status is tried again only once it changes (a new verdict or a new
+        target); meanwhile ``status.truncation.writeRefused`` quotes the API server.
+        """
+        log.error(
+            "the API server refused the status of TiltRun %s/%s (%s); storing a smaller "
+            "status that says so, and not sending this one again",
+            *key,
+            answer,
+        )
+        reduced = refused(desired.status, answer)
+        try:
+            await self._writer.patch_status(key[0], key[1], reduced)
+        except Gone:
+            self.drop_run(key)
+            return
+        except Exception as err:
+            log.error(
+                "the smaller status of TiltRun %s/%s was refused too (%s); "
+                "retrying when its status changes",
+                *key,
+                err,
+            )
+            self._last_targets[key] = targets
+            return
+        self._stored[key] = comparable(reduced)
+        self._last_targets[key] = targets
+        self._settled.add(key)
+        await self._announce(key, run, desired.targets, desired.verdict)
 
     def _defer(self, key: RunKey, delay: float) -> None:
         """Recompute ``key`` when its wording may be written again (once, not per event)."""

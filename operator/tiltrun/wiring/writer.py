@@ -16,11 +16,28 @@ from collections.abc import Callable
 from typing import Any
 
 from tiltrun.api.model import GROUP, PLURAL, VERSION
-from tiltrun.engine.writer import Gone
+from tiltrun.engine.writer import Gone, Refused
 from tiltrun.wiring.events import EventRecorder
 from tiltrun.wiring.session import ApiError, ApiSession
 
 Obj = dict[str, Any]
+
+
+#: What etcd and the API server say of a request too large to store (they answer 500).
+_TOO_LARGE = ("request is too large", "resourceexhausted", "too large", "entity too large")
+
+
+def refused_for_what_it_is(err: ApiError) -> bool:
+    """True when sending the same status again would be refused again.
+
+    400/413/422 judge the request itself (a schema limit, a body too large). etcd's
+    "request is too large" comes back as a 500, or as gRPC's ResourceExhausted; other
+    5xx, 409 and 429 are the moment's, and worth retrying.
+    """
+    if err.status in (400, 413, 422):
+        return True
+    text = f"{err.reason} {err.message}".lower()
+    return err.status >= 500 and any(marker in text for marker in _TOO_LARGE)
 
 
 class ClusterWriter:
@@ -53,6 +70,8 @@ class ClusterWriter:
             if err.status == 404:
                 raise Gone(f"{namespace}/{name}") from None
             self._on_error("patch_status", err.status)
+            if refused_for_what_it_is(err):
+                raise Refused(f"{err.status} {err.reason}: {err.message}") from None
             raise
 
     async def post_event(
