@@ -11,7 +11,7 @@ from typing import Any
 
 import yaml
 
-from tiltrun.wiring.run import required_access
+from tiltrun.wiring.run import LEASE_ACCESS, required_access
 
 REPO = Path(__file__).resolve().parents[2]
 DEPLOY = REPO / "deploy"
@@ -69,7 +69,7 @@ def test_the_pod_meets_the_restricted_pod_security_standard() -> None:
 def test_probes_hit_the_ports_the_operator_is_told_to_serve() -> None:
     container = operator_container()
     ports = {p["name"]: p["containerPort"] for p in container["ports"]}
-    args = dict(a.removeprefix("--").split("=", 1) for a in container["args"])
+    args = dict(a.removeprefix("--").split("=", 1) for a in container["args"] if "=" in a)
     assert int(args["health-port"]) == ports["health"]
     assert int(args["metrics-port"]) == ports["metrics"]
     assert container["livenessProbe"]["httpGet"] == {"path": "/healthz", "port": "health"}
@@ -77,11 +77,24 @@ def test_probes_hit_the_ports_the_operator_is_told_to_serve() -> None:
     assert container["resources"]["requests"] and container["resources"]["limits"]
 
 
-def test_one_replica_replaced_not_rolled() -> None:
-    # Standalone operators do not elect a leader: two at once would double every Event.
+def test_two_replicas_elect_a_leader_with_what_the_lease_needs() -> None:
+    # Two replicas write nothing twice only because they elect one leader.
     spec = load(DEPLOY / "base" / "deployment.yaml")["spec"]
-    assert spec["replicas"] == 1
-    assert spec["strategy"] == {"type": "Recreate"}
+    assert spec["replicas"] == 2
+    assert spec["strategy"]["rollingUpdate"]["maxUnavailable"] == 0
+    container = operator_container()
+    assert "--leader-elect" in container["args"]
+    env = {e["name"]: e["valueFrom"]["fieldRef"]["fieldPath"] for e in container["env"]}
+    assert env["POD_NAMESPACE"] == "metadata.namespace"
+    assert env["POD_NAME"] == "metadata.name"
+    role = load(DEPLOY / "base" / "leader-election-role.yaml")
+    assert granted(role) == set(LEASE_ACCESS)
+    assert role["metadata"]["namespace"] == "tiltrun-system"
+    binding = load(DEPLOY / "base" / "leader-election-rolebinding.yaml")
+    assert binding["roleRef"]["name"] == role["metadata"]["name"]
+    assert binding["subjects"] == [
+        {"kind": "ServiceAccount", "name": "tiltrun-operator", "namespace": "tiltrun-system"}
+    ]
 
 
 def test_the_crds_folder_is_a_kustomization_kubectl_apply_f_skips() -> None:

@@ -58,6 +58,25 @@ from tiltrun.api.config import ConfigError, OperatorConfig, parse_watch, read_co
     type=click.File("r"),
     help="YAML with `watch:` (as --watch) and operator-wide `healthChecks:` (docs/api.md).",
 )
+@click.option(
+    "--leader-elect",
+    is_flag=True,
+    help="Run as one of several replicas: only the holder of a coordination.k8s.io Lease "
+    "writes; the others watch, ready to take over (docs/operations.md).",
+)
+@click.option(
+    "--leader-elect-namespace",
+    envvar="POD_NAMESPACE",
+    metavar="NAMESPACE",
+    help="Where the Lease is. Default: $POD_NAMESPACE (the operator's own namespace).",
+)
+@click.option(
+    "--leader-elect-name",
+    default="tiltrun-operator",
+    show_default=True,
+    metavar="NAME",
+    help="The Lease's name; replicas with the same one elect one leader.",
+)
 @click.option("--verbose", "-v", is_flag=True, help="Log debug messages too.")
 def operator(
     namespaces: tuple[str, ...],
@@ -67,15 +86,27 @@ def operator(
     metrics_port: int,
     bind_address: str,
     log_format: str,
+    leader_elect: bool,
+    leader_elect_namespace: str | None,
+    leader_elect_name: str,
     verbose: bool,
 ) -> None:
     """Keep every TiltRun's status true. Stops cleanly on SIGTERM or Ctrl-C."""
     from tiltrun.wiring.observability import Endpoints
-    from tiltrun.wiring.run import run_operator
+    from tiltrun.wiring.run import LeaderElection, run_operator
 
     config = operator_config(watch, config_file)
+    election = None
+    if leader_elect:
+        if not leader_elect_namespace:
+            raise click.UsageError(
+                "--leader-elect needs the namespace of its Lease: give "
+                "--leader-elect-namespace, or set POD_NAMESPACE (deploy/ does)."
+            )
+        election = LeaderElection(leader_elect_namespace, leader_elect_name)
     run_operator(
         list(namespaces),
+        leader_election=election,
         config=config,
         verbose=verbose,
         log_format=log_format,

@@ -19,7 +19,10 @@ What is written when:
 - a status equal to the stored one is never written.
 
 Nothing is judged until every informer has listed its kind once (``expect`` /
-``replace``): a run judged on half a picture would be given a wrong status. Everything
+``replace``): a run judged on half a picture would be given a wrong status. With leader
+election (``follow`` / ``lead``) a standby keeps its Store current but judges and writes
+nothing until it leads; it then reads what the old leader stored, so startTime, finished
+results and the Events already posted carry over. Everything
 runs on one event loop: informers and kopf's async handler call in on it, so the
 Store is never read and written at once.
 """
@@ -88,8 +91,11 @@ class Engine:
         custom_kinds: frozenset[str] = frozenset(),
         operator_checks: Sequence[HealthCheck] = (),
         unwatchable: Sequence[Unwatchable] = (),
+        leading: bool = True,
     ) -> None:
         self.store = Store(custom_kinds=custom_kinds)
+        # False on a standby: it watches, and neither judges nor writes (``lead``).
+        self._leading = leading
         self.limit = limit or AdaptiveLimit()
         # Operator-wide health checks, and the kinds it was told to watch and cannot.
         self._operator_checks = tuple(operator_checks)
@@ -204,16 +210,53 @@ class Engine:
         if key not in self._stored:
             # First sight (creation, or an operator restart): trust what is stored, so a
             # finished run stays finished and startTime never moves.
-            status = run.get("status") or {}
-            self._stored[key] = comparable(status) if status else {}
-            self._start[key] = parse_time(status.get("startTime")) or self._clock()
-            self._failing[key] = failing_names(status)
-            if is_done(status):
-                self._finished.add(key)
-                self._settled.add(key)
+            self._seed(key, run.get("status") or {})
             changed = True
         if changed:
             self.mark([key], force=True)
+
+    def _seed(self, key: RunKey, status: Obj) -> None:
+        """Believe ``status`` is what the API server holds for ``key`` (as last seen)."""
+        self._stored[key] = comparable(status) if status else {}
+        self._start[key] = parse_time(status.get("startTime")) or self._clock()
+        self._failing[key] = failing_names(status)
+        if is_done(status):
+            self._finished.add(key)
+            self._settled.add(key)
+        else:
+            self._finished.discard(key)
+
+    # -- leadership ------------------------------------------------------------------------
+
+    @property
+    def leading(self) -> bool:
+        """False on a standby: it keeps watching, and judges and writes nothing."""
+        return self._leading
+
+    def follow(self) -> None:
+        """Stop judging and writing: another instance holds the Lease now.
+
+        The Store stays current (a warm standby). Writes already in flight finish.
+        """
+        self._leading = False
+        for timers in (self._timers, self._deferred):
+            for timer in timers.values():
+                timer.cancel()
+            timers.clear()
+
+    def lead(self) -> None:
+        """Start judging and writing: this instance holds the Lease now.
+
+        What the API server holds is read again from the TiltRuns as last seen (whoever
+        led before wrote them): ``startTime`` stays, a finished run stays finished, and a
+        target shown failing is not announced again. Every run is recomputed; a status
+        that is still true is not rewritten.
+        """
+        self._leading = True
+        for key, run in self.store.runs.items():
+            self._seed(key, run.get("status") or {})
+        self._last_targets.clear()
+        self.mark(self.store.runs, force=True)
 
     def drop_run(self, key: RunKey) -> None:
         """Forget a TiltRun that no longer exists."""
@@ -246,7 +289,8 @@ class Engine:
 
         Ready once every watched kind has been listed and every run that existed at
         start-up has a current status; from then on it stays ready (runs created later
-        get their status as any change does).
+        get their status as any change does). A standby is ready once it has listed
+        everything: it could take over at once.
         """
         if self._ready:
             return None
@@ -254,6 +298,8 @@ class Engine:
             return "not yet listed: " + ", ".join(sorted(self._unlisted))
         if self._expected is None:
             return "the TiltRuns have not been listed yet"
+        if not self._leading:
+            return None
         pending = self._expected - self._settled
         if pending:
             return f"{len(pending)} TiltRuns have no current status yet"
@@ -273,7 +319,7 @@ class Engine:
             self._dirty |= fresh
             if force:
                 self._forced |= fresh
-            if self.listed:
+            if self.listed and self._leading:
                 self._wake.set()
                 self._quiet.clear()
 
@@ -322,7 +368,7 @@ class Engine:
             self._wake.clear()
             # A run still being written waits: its recompute must start from what
             # that write stored. It is taken up when the write ends.
-            keys = self._dirty - self._writing
+            keys = self._dirty - self._writing if self._leading else set()
             for key in keys:
                 self._writing.add(key)
                 task = asyncio.create_task(self._write(key))
@@ -350,13 +396,13 @@ class Engine:
                 await self._reconcile(key)
         finally:
             self._writing.discard(key)
-            if key in self._dirty and self.listed:
+            if key in self._dirty and self.listed and self._leading:
                 self._wake.set()
                 self._quiet.clear()
 
     async def _reconcile(self, key: RunKey) -> None:
         run = self.store.runs.get(key)
-        if run is None or key in self._finished:
+        if run is None or key in self._finished or not self._leading:
             return
         loop = asyncio.get_running_loop()
         judging = loop.time()

@@ -197,12 +197,16 @@ def comparable(status: Obj | None) -> Obj:
 
 
 def failing_names(status: Obj | None) -> set[str]:
-    """Targets a stored status shows as terminated with an error."""
+    """Targets a stored status shows failing: terminated with an error, beyond any grace.
+
+    The targets a ``TargetFailed`` Event was posted for; one still tolerated (retrying)
+    gets its Event when its grace runs out, whoever is writing by then.
+    """
     names: set[str] = set()
     for target in (status or {}).get("targets") or []:
-        if isinstance(target, dict) and ((target.get("state") or {}).get("terminated") or {}).get(
-            "error"
-        ):
+        state = (target.get("state") or {}) if isinstance(target, dict) else {}
+        tolerated = (state.get("grace") or {}).get("status") == "tolerated"
+        if (state.get("terminated") or {}).get("error") and not tolerated:
             names.add(str(target.get("name")))
     return names
 

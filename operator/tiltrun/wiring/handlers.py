@@ -27,6 +27,7 @@ from tiltrun.judge.kinds import BUILTIN, Kind
 from tiltrun.judge.projection import project
 from tiltrun.wiring.discovery import ServedKind
 from tiltrun.wiring.informer import Backoffs, Resource
+from tiltrun.wiring.leader import LeaderElector, SessionLeaseApi
 from tiltrun.wiring.observability import Observability
 from tiltrun.wiring.session import ApiSession
 from tiltrun.wiring.watches import Watches
@@ -100,7 +101,9 @@ def configure(settings: kopf.OperatorSettings) -> None:
     """kopf's settings, all explicit."""
     settings.posting.enabled = False  # our own Events are about TiltRuns, not kopf's logs
     settings.persistence.diffbase_storage = NoDiffBase()
-    settings.peering.standalone = True  # see docs/operations.md on running one replica
+    # kopf's peering stays off: replicas agree through the operator's own Lease
+    # (--leader-elect, wiring/leader.py; docs/operations.md).
+    settings.peering.standalone = True
     settings.watching.server_timeout = 300
     settings.watching.client_timeout = 330
     # kopf's default retries (1, 1, 2, 3, 5, 8, 13, 21 s) left the TiltRun watch blind for
@@ -120,6 +123,8 @@ async def start_engine(settings: kopf.OperatorSettings, memo: kopf.Memo, **_: An
     # run_operator() puts the configuration and what discovery found in the memo.
     config = memo.get("config")
     session = ApiSession()
+    # run_operator() puts the leader election settings in the memo (--leader-elect).
+    election = memo.get("leader_election")
     engine = Engine(
         ClusterWriter(session, on_error=metrics.on_api_error),
         on_patch=metrics.on_patch,
@@ -127,6 +132,8 @@ async def start_engine(settings: kopf.OperatorSettings, memo: kopf.Memo, **_: An
         custom_kinds=frozenset(kind.kind for kind in memo.get("served") or ()),
         operator_checks=config.health_checks if config is not None else (),
         unwatchable=memo.get("unwatchable") or (),
+        # With leader election every instance starts as a standby: watching, not writing.
+        leading=election is None,
     )
     metrics.watch_runs(lambda: engine.store.runs.values())
     served = memo.get("served") or ()
@@ -136,13 +143,42 @@ async def start_engine(settings: kopf.OperatorSettings, memo: kopf.Memo, **_: An
     memo["session"] = session
     memo["watches"] = watches
     memo["engine_task"] = asyncio.get_running_loop().create_task(engine.run(), name="engine")
+    if election is not None:
+        metrics.leader.set(0)
+
+        def lead() -> None:
+            metrics.leader.set(1)
+            engine.lead()
+
+        def follow() -> None:
+            metrics.leader.set(0)
+            engine.follow()
+
+        elector = LeaderElector(
+            SessionLeaseApi(session, election.namespace, election.name),
+            election.identity,
+            on_lead=lead,
+            on_follow=follow,
+            timing=election.timing,
+        )
+        memo["elector"] = elector
+        memo["elector_task"] = asyncio.get_running_loop().create_task(
+            elector.run(), name="leader-election"
+        )
     watches.start()
     await observability.start(memo["engine_task"], readiness=engine.readiness)
 
 
 @kopf.on.cleanup()
 async def stop_engine(memo: kopf.Memo, **_: Any) -> None:
-    """Stop watching, let the status writes in flight land, then close the connection."""
+    """Stop watching, let the status writes in flight land, then close the connection.
+
+    A leader gives its Lease up last, after its writes landed, so that the standby takes
+    over at once and starts from what this instance stored.
+    """
+    elector_task = memo.get("elector_task")
+    if elector_task is not None:
+        elector_task.cancel()
     watches = memo.get("watches")
     if watches is not None:
         await watches.stop()
@@ -152,6 +188,9 @@ async def stop_engine(memo: kopf.Memo, **_: Any) -> None:
     engine = memo.get("engine")
     if engine is not None:
         await engine.drain(DRAIN_SECONDS)
+    elector = memo.get("elector")
+    if elector is not None:
+        await elector.release()
     session = memo.get("session")
     if session is not None:
         await session.close()

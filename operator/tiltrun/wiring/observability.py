@@ -27,6 +27,7 @@ from prometheus_client import (
     CONTENT_TYPE_LATEST,
     CollectorRegistry,
     Counter,
+    Gauge,
     Histogram,
     ProcessCollector,
     disable_created_metrics,
@@ -149,6 +150,13 @@ class Metrics:
             ["operation", "code"],
             registry=self.registry,
         )
+        self.leader = Gauge(
+            "tiltrun_leader",
+            "1 while this instance writes statuses: it holds the Lease, or runs without "
+            "leader election; 0 on a standby.",
+            registry=self.registry,
+        )
+        self.leader.set(1)
         self._runs: Callable[[], Iterable[Obj]] = list
         self.registry.register(RunsCollector(lambda: self._runs()))
 

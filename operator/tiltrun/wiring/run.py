@@ -3,7 +3,11 @@
 from __future__ import annotations
 
 import asyncio
+import os
+import socket
 import sys
+import uuid
+from dataclasses import dataclass, field
 
 import kopf
 
@@ -11,6 +15,7 @@ from tiltrun.api.config import OperatorConfig, Unwatchable
 from tiltrun.api.model import GROUP, PLURAL, VERSION
 from tiltrun.judge.kinds import BUILTIN
 from tiltrun.wiring.discovery import ServedKind, discover
+from tiltrun.wiring.leader import DEFAULT_NAME, Timing
 from tiltrun.wiring.observability import Endpoints, Observability, configure_logging
 from tiltrun.wiring.session import ApiError, ApiSession, Unavailable
 
@@ -52,6 +57,64 @@ def required_access() -> list[tuple[str, str, str]]:
         ("create", "", "events"),
         ("patch", "", "events"),
     ]
+
+
+#: What leader election does with its Lease, in the operator's own namespace.
+LEASE_ACCESS = (
+    ("get", "coordination.k8s.io", "leases"),
+    ("create", "coordination.k8s.io", "leases"),
+    ("update", "coordination.k8s.io", "leases"),
+)
+
+
+@dataclass(frozen=True)
+class LeaderElection:
+    """Where the Lease is and who this instance is (``--leader-elect``)."""
+
+    namespace: str
+    name: str = DEFAULT_NAME
+    #: The pod's name in a cluster (POD_NAME); else host and PID, made unique per process.
+    identity: str = field(
+        default_factory=lambda: (
+            os.environ.get("POD_NAME")
+            or f"{socket.gethostname()}_{os.getpid()}_{uuid.uuid4().hex[:6]}"
+        )
+    )
+    timing: Timing = field(default_factory=Timing)
+
+
+async def check_lease_access(session: ApiSession, election: LeaderElection) -> str | None:
+    """One sentence when RBAC denies what leader election does with its Lease."""
+    denied = []
+    for verb, group, resource in LEASE_ACCESS:
+        review = {
+            "apiVersion": "authorization.k8s.io/v1",
+            "kind": "SelfSubjectAccessReview",
+            "spec": {
+                "resourceAttributes": {
+                    "verb": verb,
+                    "group": group,
+                    "resource": resource,
+                    "namespace": election.namespace,
+                    "name": election.name,
+                }
+            },
+        }
+        try:
+            answer = await session.request(
+                "POST", "/apis/authorization.k8s.io/v1/selfsubjectaccessreviews", body=review
+            )
+        except ApiError:
+            return None  # reviews refused; the elector's own errors will have to do
+        if not (answer.get("status") or {}).get("allowed"):
+            denied.append(verb)
+    if not denied:
+        return None
+    return (
+        f"The operator's identity ({await _username(session)}) may not {', '.join(denied)} "
+        f"the Lease {election.name} in namespace {election.namespace}, which "
+        "--leader-elect needs: grant it the rules of deploy/base/leader-election-role.yaml."
+    )
 
 
 async def check_access(session: ApiSession, namespaces: list[str]) -> str | None:
@@ -121,7 +184,7 @@ async def _username(session: ApiSession) -> str:
     return str(user.get("username") or "unknown")
 
 
-def preflight(namespaces: list[str]) -> None:
+def preflight(namespaces: list[str], election: LeaderElection | None = None) -> None:
     """Exit with one sentence when the CRD is missing or RBAC denies something needed.
 
     Both checks go through the operator's own HTTP client, before kopf starts: the
@@ -131,7 +194,10 @@ def preflight(namespaces: list[str]) -> None:
     async def ask() -> str | None:
         session = ApiSession()
         try:
-            return await check_crd(session) or await check_access(session, namespaces)
+            problem = await check_crd(session) or await check_access(session, namespaces)
+            if problem is None and election is not None:
+                problem = await check_lease_access(session, election)
+            return problem
         except Unavailable as err:
             return f"Cannot reach the API server at {session.server}: {err}."
         finally:
@@ -149,11 +215,13 @@ def run_operator(
     log_format: str = "text",
     endpoints: Endpoints | None = None,
     config: OperatorConfig | None = None,
+    leader_election: LeaderElection | None = None,
 ) -> None:
     """Run until SIGTERM or SIGINT, watching ``namespaces`` or, when empty, all of them.
 
     ``endpoints`` says where to serve ``/healthz``, ``/readyz`` and ``/metrics``; by
-    default nothing is served.
+    default nothing is served. With ``leader_election`` this instance writes only while
+    it holds the Lease, and watches, ready to take over, while another one does.
     """
     configure_logging(log_format, verbose=verbose)
     endpoints = endpoints or Endpoints()
@@ -163,7 +231,7 @@ def run_operator(
         sys.exit(
             f"Cannot serve the health and metrics endpoints on {endpoints.bind_address}: {err}."
         )
-    preflight(namespaces)
+    preflight(namespaces, leader_election)
     config = config or OperatorConfig()
     served, unwatchable = _discover(config, namespaces)
     import tiltrun.wiring.handlers  # noqa: F401 - registers the handlers with kopf
@@ -178,6 +246,7 @@ def run_operator(
             served=served,
             unwatchable=unwatchable,
             namespaces=namespaces,
+            leader_election=leader_election,
         ),
     )
 
