@@ -57,6 +57,11 @@ def of_kind(docs: list[Obj], kind: str) -> list[Obj]:
     return [doc for doc in docs if doc["kind"] == kind]
 
 
+def watching(docs: list[Obj], kind: str) -> list[Obj]:
+    """The Roles or RoleBindings of what the operator watches (not its Lease's)."""
+    return [d for d in of_kind(docs, kind) if not d["metadata"]["name"].endswith("-election")]
+
+
 def rules(role: Obj) -> set[tuple[str, str, str]]:
     return {
         (verb, group, resource)
@@ -129,14 +134,28 @@ def test_cluster_wide_rbac_equals_deploy_base(helm: str) -> None:
     deployed = load(DEPLOY / "base" / "clusterrolebinding.yaml")
     assert binding["roleRef"] == deployed["roleRef"]
     assert binding["subjects"] == deployed["subjects"]
-    assert not of_kind(docs, "Role")
+    assert not watching(docs, "Role")
+
+
+def test_the_lease_rbac_equals_deploy_base(helm: str) -> None:
+    docs = render(helm)
+    (role,) = [r for r in of_kind(docs, "Role") if r not in watching(docs, "Role")]
+    (binding,) = [b for b in of_kind(docs, "RoleBinding") if b not in watching(docs, "RoleBinding")]
+    assert rules(role) == granted(DEPLOY / "base" / "leader-election-role.yaml")
+    assert role["metadata"]["namespace"] == "tiltrun-system"
+    deployed = load(DEPLOY / "base" / "leader-election-rolebinding.yaml")
+    assert binding["roleRef"]["name"] == role["metadata"]["name"]
+    assert binding["subjects"] == deployed["subjects"]
+    # Releases side by side elect apart: the Lease is named after the release.
+    args = container(render(helm, release="other"))["args"]
+    assert "--leader-elect-name=other-tiltrun-operator" in args
 
 
 def test_namespaced_rbac_equals_deploy_namespaced_in_each_watched_namespace(helm: str) -> None:
     docs = render(helm, "watchNamespaces={team-a,team-b}")
     assert not of_kind(docs, "ClusterRole") and not of_kind(docs, "ClusterRoleBinding")
-    roles = {r["metadata"]["namespace"]: r for r in of_kind(docs, "Role")}
-    bindings = {b["metadata"]["namespace"]: b for b in of_kind(docs, "RoleBinding")}
+    roles = {r["metadata"]["namespace"]: r for r in watching(docs, "Role")}
+    bindings = {b["metadata"]["namespace"]: b for b in watching(docs, "RoleBinding")}
     assert set(roles) == set(bindings) == {"team-a", "team-b"}
     deployed = load(DEPLOY / "namespaced" / "rolebinding.yaml")
     for namespace in ("team-a", "team-b"):
@@ -238,10 +257,11 @@ def test_a_run_passes_under_the_installed_chart(
     values = [f"watchNamespaces={{{namespace}}}"] if mode == "namespaced" else []
     docs = render(helm, *values, release=release, namespace=namespace)
     kinds = sorted({doc["kind"] for doc in docs})
-    expected = (
-        ["ClusterRole", "ClusterRoleBinding"] if mode == "cluster-wide" else ["Role", "RoleBinding"]
+    expected = ["ClusterRole", "ClusterRoleBinding"] if mode == "cluster-wide" else []
+    assert kinds == sorted(
+        ["CustomResourceDefinition", "Deployment", "ServiceAccount", "Role", "RoleBinding"]
+        + expected
     )
-    assert kinds == sorted(["CustomResourceDefinition", "Deployment", "ServiceAccount", *expected])
     cluster.kubectl("apply", "-n", namespace, "-f", "-", input=yaml.safe_dump_all(docs))
 
     account = f"{release}-tiltrun-operator"
@@ -264,7 +284,11 @@ def test_a_run_passes_under_the_installed_chart(
     operator = OperatorProcess(
         identity, [] if mode == "namespaced" else [namespace], tmp_path / "operator.log"
     )
-    operator.start(*[a for a in args if not a.startswith(("--health-port", "--metrics-port"))])
+    operator.start(
+        *[a for a in args if not a.startswith(("--health-port", "--metrics-port"))],
+        # What the pod's POD_NAMESPACE says: the release's namespace holds the Lease.
+        f"--leader-elect-namespace={namespace}",
+    )
     try:
         cluster.apply([tiltrun("smoke"), *web_and_migrate("smoke")], namespace)
         status = finished(cluster, namespace, "smoke")["status"]
