@@ -116,6 +116,7 @@ def test_1600_crash_looping_pods_with_long_names(
     assert len(json.dumps(got)) <= STATUS_BUDGET_BYTES
     assert got["progress"] == "0/1600"
     truncation = got["truncation"]
+    print(f"{truncation['listedTargets']} of 1,600 targets listed in {len(json.dumps(got))} bytes")
     assert truncation["targets"] == 1600
     assert 0 < truncation["listedTargets"] == len(got["targets"]) < 1600
     converged(lister, namespace, "many", timeout=120, what="1,600 targets")
