@@ -28,6 +28,7 @@ from tests.integration.runs import (
     wait_until_done,
 )
 from tests.integration.workloads import COMPLETE_DELAY, deployment, job
+from tiltrun.judge.status import failing_names
 
 pytestmark = pytest.mark.cluster
 
@@ -156,8 +157,8 @@ def test_a_namespace_deleted_under_a_running_run(
             cluster,
             doomed,
             "board",
-            lambda r: len(status(r).get("targets") or []) == 5,
-            what="the board's five targets",
+            lambda r: len(failing_names(status(r))) == 5,
+            what="the board's five targets failing (their Events posted)",
         )
         operator.kill()
         deleting = now()

@@ -259,8 +259,14 @@ def test_a_run_passes_under_the_installed_chart(
     kinds = sorted({doc["kind"] for doc in docs})
     expected = ["ClusterRole", "ClusterRoleBinding"] if mode == "cluster-wide" else []
     assert kinds == sorted(
-        ["CustomResourceDefinition", "Deployment", "ServiceAccount", "Role", "RoleBinding"]
-        + expected
+        [
+            "CustomResourceDefinition",
+            "Deployment",
+            "ServiceAccount",
+            "Role",
+            "RoleBinding",
+            *expected,
+        ]
     )
     cluster.kubectl("apply", "-n", namespace, "-f", "-", input=yaml.safe_dump_all(docs))
 

@@ -133,10 +133,12 @@ def test_grace_period_annotation_tolerates_the_crash_loop(
 def test_optional_workload_failing_is_reported_but_does_not_fail_the_run(
     cluster: Cluster, namespace: str, operator: OperatorProcess
 ) -> None:
+    # The optional workload first: once its failure is on record, the required one comes.
+    # (Applied together, the required one can be up before the optional one crashes, and
+    # a finished run is not written again.)
     cluster.apply(
         [
             tiltrun("opt"),
-            deployment("web", "opt"),
             deployment(
                 "metrics",
                 "opt",
@@ -146,6 +148,17 @@ def test_optional_workload_failing_is_reported_but_does_not_fail_the_run(
         ],
         namespace,
     )
+    waiting = wait_for(
+        lambda: (
+            (s := cluster.get("tiltrun", "opt", "-n", namespace).get("status"))
+            and s.get("targets")
+            and "terminated" in target(s, "deployment/metrics")["state"]
+            and s
+        ),
+        what="the optional deployment/metrics failed",
+    )
+    assert waiting["done"] is False and waiting["error"] == ""
+    cluster.apply([deployment("web", "opt")], namespace)
     status = wait_for(
         lambda: (
             (s := cluster.get("tiltrun", "opt", "-n", namespace).get("status"))
@@ -211,11 +224,14 @@ def test_stable_for_delays_success_and_a_flap_restarts_the_window(
     assert first["done"] is False
     assert "must stay ready for 15s" in first["summary"]
     # A readiness flap: the pod reports not ready, then ready again, which moves readySince.
+    # Its transition is stamped at least a second after the first readiness: the API's
+    # times have whole seconds, and the operator can report readiness within that second.
+    flapped_at = _later_of_now_and(target(first, "deployment/web")["state"]["active"]["readySince"])
     pod = cluster.get("pods", "-n", namespace, "-l", "app=web")["items"][0]["metadata"]["name"]
     for ready in ("False", "True"):
         patch = {
             "status": {
-                "conditions": [{"type": "Ready", "status": ready, "lastTransitionTime": _now()}]
+                "conditions": [{"type": "Ready", "status": ready, "lastTransitionTime": flapped_at}]
             }
         }
         cluster.kubectl(
@@ -239,10 +255,15 @@ def test_stable_for_delays_success_and_a_flap_restarts_the_window(
     assert _seconds_between(ready_since, done_at) >= 15
 
 
-def _now() -> str:
-    from datetime import UTC, datetime
+def _later_of_now_and(ready_since: str) -> str:
+    """Now, or one second after ``ready_since`` if that is later, as the API writes times."""
+    from datetime import UTC, datetime, timedelta
 
-    return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    from tiltrun.api.model import parse_time
+
+    after = parse_time(ready_since)
+    assert after
+    return max(datetime.now(UTC), after + timedelta(seconds=1)).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 def _seconds_between(a: str, b: str) -> float:

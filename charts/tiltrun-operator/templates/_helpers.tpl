@@ -47,7 +47,8 @@ against the audit log), then list and watch on each extra kind of .Values.watch.
   verbs: [list, watch]
 - apiGroups: [""]
   resources: [events]
-  verbs: [create]
+  # create, then patch the count of the same Event (aggregation, docs/operations.md)
+  verbs: [create, patch]
 {{- $label := "[a-z0-9]([-a-z0-9]*[a-z0-9])?" }}
 {{- $pattern := printf "^(%s(\\.%s)*/)?%s/%s$" $label $label $label $label }}
 {{- range .Values.watch }}

@@ -548,7 +548,14 @@ class Engine:
         return target
 
     async def _announce(self, key: RunKey, run: Obj, targets: Any, verdict: Any) -> None:
-        """Events for targets that started failing, and for a finished run."""
+        """Events for targets that started failing, and for a finished run.
+
+        None for a run being deleted: nobody reads them, and when its namespace is being
+        deleted the API server refuses them.
+        """
+        if (run.get("metadata") or {}).get("deletionTimestamp"):
+            self._failing[key] = set(verdict.failing)
+            return
         errors = {
             t.name: t.state.terminated.error
             for t in targets
