@@ -11,9 +11,11 @@ one selecting by ``--selector`` (default: every candidate workload), with no run
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from functools import partial
 from typing import IO, Any
 
 import click
@@ -21,7 +23,12 @@ import yaml
 from rich.console import Console
 
 from tiltrun.api.config import ConfigError, OperatorConfig, read_config
-from tiltrun.api.healthcheck import HealthCheckError, read_health_checks, split_api_version
+from tiltrun.api.healthcheck import (
+    KIND_PATTERN,
+    HealthCheckError,
+    read_health_checks,
+    split_api_version,
+)
 from tiltrun.api.model import parse_time
 from tiltrun.api.selector import SelectorError, format_selector, selector_of
 from tiltrun.api.selector import parse_selector as parse_label_selector
@@ -31,15 +38,14 @@ from tiltrun.cli.progress import evidence_line, rows, table
 from tiltrun.engine.store import Store
 from tiltrun.judge.exit import Outcome
 from tiltrun.judge.healthchecks import compile_problems
-from tiltrun.judge.kinds import BUILTIN
+from tiltrun.judge.kinds import BUILTIN, TILTRUN, Kind, Registry
 from tiltrun.judge.library import LIBRARY
 from tiltrun.judge.objects import get_str
 from tiltrun.judge.status import Desired, desired_status
+from tiltrun.judge.target import judge
 
 Obj = dict[str, Any]
 
-#: Kinds the operator feeds its Store: the workloads and what relates pods to them.
-RELATED_KINDS = frozenset(kind.kind for kind in BUILTIN.watched)
 #: Selects every candidate workload (an empty selector would mean the default label).
 EVERYTHING: Obj = {"matchLabels": {}}
 _VERDICTS = {
@@ -107,14 +113,17 @@ def parse_selector(text: str) -> Obj:
         raise CommandError(str(err)) from None
 
 
-def custom_kinds(objects: Sequence[Obj], config: OperatorConfig) -> frozenset[tuple[str, str]]:
-    """The other kinds judged offline, as if the operator watched them.
+def registry(objects: Sequence[Obj], config: OperatorConfig) -> Registry:
+    """The built-in kinds, also watching the other kinds judged offline, as if the
+    operator watched them.
 
     Those the health checks know (the run's, the file's, the library's), and those the
     configuration's ``watch:`` list names. Files carry Kinds where ``watch:`` names
     plurals: a CustomResourceDefinition in the input says which plural is which Kind,
     else the usual English plural of the Kind is taken (``certificates``,
-    ``policies``, ``ingresses``).
+    ``policies``, ``ingresses``). The kinds the operator watches anyway, and TiltRuns,
+    stay as they are. Offline, where a kind is served is unknown: its Kind stands in for
+    its plural.
     """
     kinds = {(check.group, check.kind) for check in (*config.health_checks, *LIBRARY)}
     for obj in objects:
@@ -135,7 +144,19 @@ def custom_kinds(objects: Sequence[Obj], config: OperatorConfig) -> frozenset[tu
         group = str(obj.get("apiVersion") or "").rpartition("/")[0]
         if any(plurals.get(w) == kind or w[1] in _plurals(kind) for w in wanted if w[0] == group):
             kinds.add((group, kind))
-    return frozenset((g, k) for g, k in kinds if k and k not in ("TiltRun", *RELATED_KINDS))
+    return BUILTIN.watching(
+        *(
+            Kind(group, "", kind, kind)
+            for group, kind in sorted(kinds)
+            if re.match(KIND_PATTERN, kind) and not _known(kind)
+        )
+    )
+
+
+def _known(kind: str) -> bool:
+    """True for a Kind the operator watches anyway, or TiltRun."""
+    entry = BUILTIN.lookup(kind)
+    return entry is not None and (entry.watched or entry is TILTRUN)
 
 
 def _plurals(kind: str) -> set[str]:
@@ -158,8 +179,7 @@ def inspect_objects(
     """
     config = config or OperatorConfig()
     objects = list(objects)
-    extra = custom_kinds(objects, config)
-    store = Store(custom_kinds=frozenset(kind for _, kind in extra))
+    store = Store(kinds=registry(objects, config))
     runs: dict[tuple[str, str], Obj] = {}
     for index, obj in enumerate(objects):
         meta = obj.get("metadata")
@@ -167,14 +187,7 @@ def inspect_objects(
         namespace, name = str(meta.get("namespace") or ""), str(meta.get("name") or "")
         if is_tiltrun(obj):
             runs[(namespace, name)] = obj
-        elif (
-            obj.get("kind") in RELATED_KINDS
-            or (
-                get_str(obj, "apiVersion").rpartition("/")[0],
-                get_str(obj, "kind"),
-            )
-            in extra
-        ):
+        elif (entry := store.kinds.of(obj)) is not None and entry.watched:
             # Hand-written files have no uids; the Store keys everything by uid.
             uid = meta.get("uid") or f"inspect-{index}"
             store.put(str(obj["kind"]), {**obj, "metadata": {**meta, "uid": uid}})
@@ -216,6 +229,7 @@ def _judge(
         start_time=started,
         now=now,
         pid=0,
+        judge_one=partial(judge, kinds=store.kinds),
         operator_checks=config.health_checks,
     )
     selector = dict(selector_of(run_obj))

@@ -47,6 +47,7 @@ from tiltrun.engine.writer import Gone, Refused, Writer
 from tiltrun.judge.budget import refused
 from tiltrun.judge.exit import Outcome
 from tiltrun.judge.healthchecks import HealthChecks
+from tiltrun.judge.kinds import BUILTIN, Registry
 from tiltrun.judge.related import Related
 from tiltrun.judge.status import (
     comparable,
@@ -88,12 +89,12 @@ class Engine:
         limit: AdaptiveLimit | None = None,
         on_patch: Callable[[RunKey, float], None] | None = None,
         on_reconcile: Callable[[RunKey, float, Outcome], None] | None = None,
-        custom_kinds: frozenset[str] = frozenset(),
+        kinds: Registry = BUILTIN,
         operator_checks: Sequence[HealthCheck] = (),
         unwatchable: Sequence[Unwatchable] = (),
         leading: bool = True,
     ) -> None:
-        self.store = Store(custom_kinds=custom_kinds)
+        self.store = Store(kinds=kinds)
         # False on a standby: it watches, and neither judges nor writes (``lead``).
         self._leading = leading
         self.limit = limit or AdaptiveLimit()

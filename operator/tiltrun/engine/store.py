@@ -16,7 +16,7 @@ from tiltrun.api.selector import SelectorError, matches, selector_of
 from tiltrun.judge.kinds import BUILTIN, POD, REPLICASET, Registry
 from tiltrun.judge.objects import controller_ref, get_str, labels_of, name_of, uid_of
 from tiltrun.judge.related import Related
-from tiltrun.judge.target import is_custom_target, is_target, is_workload
+from tiltrun.judge.target import is_target, is_workload
 
 Obj = dict[str, Any]
 RunKey = tuple[str, str]  # (namespace, name)
@@ -53,14 +53,13 @@ def uid_of_run(run: Obj) -> str:
 class Store:
     """Objects by identity, plus the indexes the engine asks questions of.
 
-    ``custom_kinds`` are the other kinds the operator watches (``--watch``): an object
-    of one that nothing controls is a candidate target too, and pods whose owner chain
-    leads to it are its evidence. A cluster-scoped object (namespace ``""``) is a
-    candidate of the runs of every namespace.
+    ``kinds`` is the registry (``judge/kinds.py``) of what the operator watches: an
+    uncontrolled object of a target kind, or of an extra kind (``--watch``), is a
+    candidate target; pods whose owner chain leads to an extra kind's object are its
+    evidence. A cluster-scoped object (namespace ``""``) is a candidate of the runs of
+    every namespace.
     """
 
-    custom_kinds: frozenset[str] = frozenset()
-    #: The kinds known (``judge/kinds.py``): which are workloads judged by their own rules.
     kinds: Registry = BUILTIN
     runs: dict[RunKey, Obj] = field(default_factory=dict)
     # namespace -> uid -> candidate workload (no controller owner)
@@ -186,10 +185,8 @@ class Store:
             self.revision[uid] = self.revision.get(uid, 0) + 1
 
     def _is_candidate(self, obj: Obj) -> bool:
-        """True when ``obj`` can be a target: a workload or a custom-kind object, uncontrolled."""
-        if is_target(obj, self.kinds):
-            return True
-        return obj.get("kind") in self.custom_kinds and is_custom_target(obj)
+        """True when ``obj`` can be a target: a workload or an extra kind's object, uncontrolled."""
+        return is_target(obj, self.kinds)
 
     def _select_workload(self, uid: str, obj: Obj) -> None:
         self._unselect_workload(uid)

@@ -3,8 +3,9 @@
 Which rule judges an object (docs/api.md, "How an object is judged"):
 
 1. a CEL health check for its kind (the run's, the operator's, the library's);
-2. the built-in rule of its kind (``crd``, ``pvc``, ``service``);
-3. the kstatus conventions (``kstatus``).
+2. the ``rule`` of its kind's registry entry (``kinds``): its own (``crd``, ``pvc``,
+   ``service``) or, for any other kind, known or not, the kstatus conventions
+   (``kstatus``).
 
 Around the rule, in this order: an object being deleted waits; one whose status
 describes an older spec (``status.observedGeneration`` behind) waits; the rule's
@@ -20,11 +21,11 @@ Such a target is never active and not ready, so the readiness timeout never appl
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from datetime import datetime
 
 from tiltrun.api.model import Active, Evidence, TargetState, Terminated, Waiting
-from tiltrun.judge import crd, kstatus, pvc, service
+from tiltrun.judge import kstatus
 from tiltrun.judge.health import (
     Health,
     HealthVerdict,
@@ -34,23 +35,10 @@ from tiltrun.judge.health import (
     transition,
 )
 from tiltrun.judge.healthchecks import DEFAULT, HealthChecks, evaluate
-from tiltrun.judge.objects import Obj, by_name, created, earliest, get_str, time_or
+from tiltrun.judge.kinds import BUILTIN, Registry
+from tiltrun.judge.objects import Obj, by_name, created, earliest, time_or
 from tiltrun.judge.pods import first_fatal_signal, phase, start_time
 from tiltrun.judge.related import Related
-
-Rule = Callable[[Obj], HealthVerdict]
-
-#: (group, kind) -> its built-in rule.
-BUILTIN: dict[tuple[str, str], Rule] = {
-    ("apiextensions.k8s.io", "CustomResourceDefinition"): crd.judge,
-    ("", "PersistentVolumeClaim"): pvc.judge,
-    ("", "Service"): service.judge,
-}
-
-
-def group_of(obj: Obj) -> str:
-    """The object's API group (``""`` for the core group)."""
-    return get_str(obj, "apiVersion").rpartition("/")[0]
 
 
 def classify(
@@ -59,9 +47,10 @@ def classify(
     checks: HealthChecks = DEFAULT,
     *,
     job: bool = False,
+    kinds: Registry = BUILTIN,
 ) -> TargetState:
     """The state of a non-workload object (the rules in the module docstring)."""
-    verdict, fail_on_pods = judge(obj, checks)
+    verdict, fail_on_pods = judge(obj, checks, kinds)
     if verdict.health is not Health.FAILED and fail_on_pods and _fresh(obj):
         state = _owned_pod_failure(obj, related.pods)
         if state is not None:
@@ -69,7 +58,9 @@ def classify(
     return to_state(obj, verdict, job=job)
 
 
-def judge(obj: Obj, checks: HealthChecks = DEFAULT) -> tuple[HealthVerdict, bool]:
+def judge(
+    obj: Obj, checks: HealthChecks = DEFAULT, kinds: Registry = BUILTIN
+) -> tuple[HealthVerdict, bool]:
     """The verdict on ``obj`` and whether its owned pods' fatal signals count."""
     if being_deleted(obj):
         return HealthVerdict.in_progress("being deleted"), False
@@ -79,7 +70,8 @@ def judge(obj: Obj, checks: HealthChecks = DEFAULT) -> tuple[HealthVerdict, bool
     check = checks.find(obj)
     if check is not None:
         return evaluate(check, obj), check.fail_on_owned_pods
-    rule = BUILTIN.get((group_of(obj), get_str(obj, "kind")), kstatus.judge)
+    entry = kinds.of(obj)
+    rule = entry.rule if entry is not None else kstatus.judge
     return rule(obj), True
 
 

@@ -12,6 +12,7 @@ readings those rules share: conditions and their freshness, and a stale
 from __future__ import annotations
 
 import enum
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -59,6 +60,10 @@ class HealthVerdict:
     @classmethod
     def failed(cls, reason: str, since: datetime | None = None) -> HealthVerdict:
         return cls(Health.FAILED, reason, since)
+
+
+#: A health rule: the verdict on one object (each kind's ``rule`` in ``kinds``).
+Rule = Callable[[Obj], HealthVerdict]
 
 
 def conditions(obj: Obj) -> list[Obj]:

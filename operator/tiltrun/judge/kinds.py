@@ -3,20 +3,30 @@
 An entry says where the kind lives in the API (group, version, plural, whether it is
 namespaced), what role it plays, and how it is judged:
 
-- a **target** kind has a judge (``classify``): an object of it that nothing controls
-  is a target of its own (Deployment, StatefulSet, DaemonSet, Job, Pod);
+- a **target** kind has a workload judge (``classify``): an object of it that nothing
+  controls is a target of its own (Deployment, StatefulSet, DaemonSet, Job, Pod);
 - a **child** kind is evidence for the target that controls it: the store keeps its
   objects under their controller (ReplicaSet, and Pod, which is both);
-- a kind that is neither (TiltRun, Service, ConfigMap, Event, Namespace,
-  CustomResourceDefinition) is
-  known only so that tools can find it: the operator does not watch it, and no object
-  of it is ever a target.
+- an **extra** kind is one the operator was told to watch (``--watch``, the
+  configuration file; ``Registry.watching``): an object of it that nothing controls is a
+  target too, judged by the kind's health ``rule`` (``custom``), and the pods whose
+  owner chain leads to it are its evidence;
+- any other kind (TiltRun, Service, PersistentVolumeClaim, ConfigMap, Event, Namespace,
+  CustomResourceDefinition) is known so that tools can find it and, for the
+  non-workload kinds with a rule of their own (CRD, PVC, Service), so that the rule is
+  at hand once the kind is watched: the operator does not watch it, and no object of it
+  is a target, until it is an extra kind.
 
-Everything that lists kinds reads this module: the judge (``target``), the store, the
-operator's watches and RBAC check (``wiring``), the CLI's diagnosis and ``inspect``,
-the demo and the benchmark. Adding a kind is adding one entry: to ``BUILTIN`` for a kind
-the product always knows, or, for a kind chosen at run time, to a registry made with
-``BUILTIN.extended(...)`` and handed to the code that needs it.
+Every kind carries its health ``rule``: the kstatus conventions unless it has one of its
+own. It judges an object of the kind when the object is a target and no workload judge
+applies; a CEL health check for the kind comes before it (``custom``).
+
+Everything that lists kinds reads this module: the judge (``target``, ``custom``), the
+store, the operator's watches and RBAC check (``wiring``), the CLI's diagnosis and
+``inspect``, the demo and the benchmark. Adding a kind is adding one entry: to
+``BUILTIN`` for a kind the product always knows, or, for a kind chosen at run time, to a
+registry made with ``BUILTIN.watching(...)`` (or ``extended``) and handed to the code
+that needs it.
 
 Objects are matched to entries by Kind and API group; the version is not compared, so
 an object read through another served version of the same kind is still that kind.
@@ -25,11 +35,12 @@ an object read through another served version of the same kind is still that kin
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from urllib.parse import quote
 
 from tiltrun.api.model import GROUP, KIND, PLURAL, VERSION, TargetType
-from tiltrun.judge import daemonset, deployment, job, pod, statefulset
+from tiltrun.judge import crd, daemonset, deployment, job, kstatus, pod, pvc, service, statefulset
+from tiltrun.judge.health import Rule
 from tiltrun.judge.objects import Obj, get_str
 from tiltrun.judge.pods import is_job_pod
 from tiltrun.judge.related import Classifier
@@ -68,6 +79,12 @@ class Kind:
     child: bool = False
     #: The target type an object of this kind has unless annotated otherwise.
     default_type: Callable[[Obj], TargetType] = server
+    #: The health rule of an object of this kind that no workload judge (``classify``)
+    #: judges: the kstatus conventions unless the kind has its own (CRD, PVC, Service).
+    rule: Rule = kstatus.judge
+    #: The operator was told to watch it (``Registry.watching``): an object of it that
+    #: nothing controls is a target, judged by ``rule``.
+    extra: bool = False
 
     @property
     def api_version(self) -> str:
@@ -81,8 +98,8 @@ class Kind:
 
     @property
     def watched(self) -> bool:
-        """True when the operator watches this kind: targets and their children."""
-        return self.target or self.child
+        """True when the operator watches this kind: targets, their children, extra kinds."""
+        return self.target or self.child or self.extra
 
     def path(self, namespace: str | None = None, name: str = "") -> str:
         """The REST path of the collection (in ``namespace``, if namespaced) or of one object.
@@ -125,6 +142,29 @@ class Registry:
         kept = [e for e in self._entries if (e.group, e.kind) not in replaced]
         return Registry([*kept, *entries])
 
+    def watching(self, *entries: Kind) -> Registry:
+        """This registry, also watching ``entries`` (``--watch``) as extra kinds.
+
+        Each keeps where the cluster serves it (version, plural, scope) and, when this
+        registry knows its group and Kind, that entry's judges (a watched Service keeps
+        its rule; a watched Deployment stays a workload). Of two entries of one group
+        and Kind (two versions of one resource), the first is taken.
+        """
+        chosen: dict[tuple[str, str], Kind] = {}
+        for entry in entries:
+            known = self.lookup(entry.kind, entry.api_version) or entry
+            chosen.setdefault(
+                (entry.group, entry.kind),
+                replace(
+                    known,
+                    version=entry.version,
+                    plural=entry.plural,
+                    namespaced=entry.namespaced,
+                    extra=True,
+                ),
+            )
+        return self.extended(*chosen.values())
+
     @property
     def targets(self) -> tuple[Kind, ...]:
         """The kinds that can be targets of their own."""
@@ -132,7 +172,7 @@ class Registry:
 
     @property
     def watched(self) -> tuple[Kind, ...]:
-        """The kinds the operator watches besides TiltRuns: targets and their children."""
+        """The kinds the operator watches besides TiltRuns: targets, children, extras."""
         return tuple(e for e in self._entries if e.watched)
 
     def lookup(self, kind: str, api_version: str = "") -> Kind | None:
@@ -171,7 +211,10 @@ REPLICASET = Kind("apps", "v1", "replicasets", "ReplicaSet", child=True)
 JOB = Kind("batch", "v1", "jobs", "Job", classify=job.classify, default_type=job_type)
 POD = Kind("", "v1", "pods", "Pod", classify=pod.classify, child=True, default_type=_pod_type)
 TILTRUN = Kind(GROUP, VERSION, PLURAL, KIND)
-SERVICE = Kind("", "v1", "services", "Service")
+SERVICE = Kind("", "v1", "services", "Service", rule=service.judge)
+PERSISTENT_VOLUME_CLAIM = Kind(
+    "", "v1", "persistentvolumeclaims", "PersistentVolumeClaim", rule=pvc.judge
+)
 CONFIGMAP = Kind("", "v1", "configmaps", "ConfigMap")
 EVENT = Kind("", "v1", "events", "Event")
 NAMESPACE = Kind("", "v1", "namespaces", "Namespace", namespaced=False)
@@ -181,9 +224,11 @@ CUSTOM_RESOURCE_DEFINITION = Kind(
     "customresourcedefinitions",
     "CustomResourceDefinition",
     namespaced=False,
+    rule=crd.judge,
 )
 
-#: The kinds the product always knows. Each kind's rules are in its judge's module.
+#: The kinds the product always knows. Each kind's rules are in its judge's module
+#: (a workload's ``classify``, a non-workload kind's ``rule``).
 BUILTIN = Registry(
     [
         DEPLOYMENT,
@@ -194,6 +239,7 @@ BUILTIN = Registry(
         POD,
         TILTRUN,
         SERVICE,
+        PERSISTENT_VOLUME_CLAIM,
         CONFIGMAP,
         EVENT,
         NAMESPACE,

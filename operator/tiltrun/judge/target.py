@@ -80,38 +80,33 @@ from tiltrun.judge.related import Related
 
 
 def is_target(obj: Obj, kinds: Registry = BUILTIN) -> bool:
-    """True when ``obj`` is a workload of its own: a target, not a part of another.
+    """True when ``obj`` is a target of its own, not a part of another.
 
     Objects of the registry's target kinds (``judge/kinds.py``: Deployments,
-    StatefulSets, DaemonSets, Jobs and Pods) are targets unless some object controls
-    them (an owner reference with ``controller: true``): a pod of a ReplicaSet is judged
-    with its Deployment, and a Job a CronJob made is left out (also when the CronJob's
-    reference is not marked as controller). When ``apiVersion`` is present its group
-    must match (``apps``, ``batch``, core), so a custom resource that happens to be
-    called ``Deployment`` is not taken for one.
+    StatefulSets, DaemonSets, Jobs and Pods) and of its extra kinds (``--watch``) are
+    targets unless some object controls them (an owner reference with ``controller:
+    true``): a pod of a ReplicaSet is judged with its Deployment, a cert-manager
+    CertificateRequest with its Certificate. A Job a CronJob made is left out (also
+    when the CronJob's reference is not marked as controller), unless Jobs are an extra
+    kind. When ``apiVersion`` is present its group must match (``apps``, ``batch``,
+    core), so a custom resource that happens to be called ``Deployment`` is not taken
+    for one.
     """
-    if not is_workload(obj, kinds):
+    entry = kinds.of(obj)
+    if entry is None or not (entry.target or entry.extra):
         return False
     owners = owner_references(obj)
     if any(get_bool(ref, "controller") for ref in owners):
         return False
     kind = get_str(obj, "kind")
-    return not (kind == "Job" and any(get_str(ref, "kind") == "CronJob" for ref in owners))
+    cronjob = kind == "Job" and any(get_str(ref, "kind") == "CronJob" for ref in owners)
+    return entry.extra or not cronjob
 
 
 def is_workload(obj: Obj, kinds: Registry = BUILTIN) -> bool:
     """True for the registry's target kinds (of their own API group, when it is given)."""
     entry = kinds.of(obj)
     return entry is not None and entry.target
-
-
-def is_custom_target(obj: Obj) -> bool:
-    """True when an object of a watched non-workload kind is a target of its own.
-
-    The same rule as for workloads: nothing controls it. A cert-manager
-    CertificateRequest its Certificate controls is part of that Certificate.
-    """
-    return not any(get_bool(ref, "controller") for ref in owner_references(obj))
 
 
 def target_name(obj: Obj) -> str:
@@ -146,7 +141,7 @@ def judge(
 
     Objects of other kinds than the five workloads (custom resources, CRDs, claims,
     Services) are judged by ``custom``, with ``checks``, the health checks of the run
-    (default: the built-in library only).
+    (default: the built-in library only), then their kind's rule in ``kinds``.
     """
     obj = as_map(obj)
     name = target_name(obj)
@@ -206,7 +201,7 @@ def _state(
     classify = entry.classify if entry is not None else None
     if classify is None:
         return custom.classify(
-            obj, related, checks or DEFAULT_CHECKS, job=target_type is TargetType.JOB
+            obj, related, checks or DEFAULT_CHECKS, job=target_type is TargetType.JOB, kinds=kinds
         )
     state = classify(obj, related)
     ended = state.terminated

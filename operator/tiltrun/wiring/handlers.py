@@ -23,7 +23,7 @@ import kopf
 
 from tiltrun.api.model import GROUP, PLURAL, VERSION
 from tiltrun.engine.engine import Engine
-from tiltrun.judge.kinds import BUILTIN, Kind
+from tiltrun.judge.kinds import BUILTIN, Kind, Registry
 from tiltrun.judge.projection import project
 from tiltrun.wiring.discovery import ServedKind
 from tiltrun.wiring.informer import Backoffs, Resource
@@ -35,32 +35,25 @@ from tiltrun.wiring.writer import ClusterWriter
 
 log = logging.getLogger(__name__)
 
-#: Everything the engine watches besides TiltRuns: the target kinds and their children.
-WATCHED = BUILTIN.watched
-
 #: How long the cleanup waits for status writes in flight before the process exits.
 DRAIN_SECONDS = 10.0
 
 
-def extra_kinds(served: Iterable[ServedKind]) -> list[Kind]:
-    """The extra kinds discovery found (``--watch``, the configuration file), as registry
-    entries; the built-in kinds among them are left out (they are watched already)."""
-    kinds = []
-    for served_kind in served:
-        watched = served_kind.watched
-        kind = Kind(
-            watched.group,
-            watched.version,
-            watched.resource,
-            served_kind.kind,
-            namespaced=served_kind.namespaced,
+def registry(served: Iterable[ServedKind] = ()) -> Registry:
+    """The built-in kinds, also watching the extra kinds discovery found (``--watch``,
+    the configuration file) as the cluster serves them."""
+    return BUILTIN.watching(
+        *(
+            Kind(
+                each.watched.group,
+                each.watched.version,
+                each.watched.resource,
+                each.kind,
+                namespaced=each.namespaced,
+            )
+            for each in served
         )
-        if not any(
-            (k.group, k.version, k.plural) == (kind.group, kind.version, kind.plural)
-            for k in WATCHED
-        ):
-            kinds.append(kind)
-    return kinds
+    )
 
 
 def resource(kind: Kind) -> Resource:
@@ -74,9 +67,9 @@ def resource(kind: Kind) -> Resource:
     )
 
 
-def resources(served: Iterable[ServedKind] = ()) -> list[Resource]:
-    """The informers' resources: every built-in watched kind, then the extra kinds."""
-    return [resource(kind) for kind in [*WATCHED, *extra_kinds(served)]]
+def resources(kinds: Registry = BUILTIN) -> list[Resource]:
+    """The informers' resources: one per kind the registry watches."""
+    return [resource(kind) for kind in kinds.watched]
 
 
 class NoDiffBase(kopf.DiffBaseStorage):
@@ -125,19 +118,19 @@ async def start_engine(settings: kopf.OperatorSettings, memo: kopf.Memo, **_: An
     session = ApiSession()
     # run_operator() puts the leader election settings in the memo (--leader-elect).
     election = memo.get("leader_election")
+    kinds = registry(memo.get("served") or ())
     engine = Engine(
         ClusterWriter(session, on_error=metrics.on_api_error),
         on_patch=metrics.on_patch,
         on_reconcile=metrics.on_reconcile,
-        custom_kinds=frozenset(kind.kind for kind in memo.get("served") or ()),
+        kinds=kinds,
         operator_checks=config.health_checks if config is not None else (),
         unwatchable=memo.get("unwatchable") or (),
         # With leader election every instance starts as a standby: watching, not writing.
         leading=election is None,
     )
     metrics.watch_runs(lambda: engine.store.runs.values())
-    served = memo.get("served") or ()
-    watches = Watches(session, engine, memo.get("namespaces") or [], resources(served))
+    watches = Watches(session, engine, memo.get("namespaces") or [], resources(kinds))
     memo["observability"] = observability
     memo["engine"] = engine
     memo["session"] = session

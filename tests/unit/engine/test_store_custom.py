@@ -5,8 +5,14 @@ from __future__ import annotations
 from typing import Any
 
 from tiltrun.engine.store import Store
+from tiltrun.judge.kinds import BUILTIN, CUSTOM_RESOURCE_DEFINITION, Kind, Registry
 
 Obj = dict[str, Any]
+
+
+def watching(*names: str, group: str = "example.com") -> Registry:
+    """The built-in registry, also watching the kinds of these names in ``group``."""
+    return BUILTIN.watching(*(Kind(group, "v1", f"{name.lower()}s", name) for name in names))
 
 
 def obj(kind: str, name: str, uid: str, *, ns: str = "shop", owner: str = "", **extra: Any) -> Obj:
@@ -30,7 +36,7 @@ def names(store: Store, key: tuple[str, str]) -> dict[str, list[str]]:
 
 
 def test_an_object_of_a_watched_kind_is_a_candidate_with_the_pods_it_owns() -> None:
-    store = Store(custom_kinds=frozenset({"Cluster"}))
+    store = Store(kinds=watching("Cluster"))
     key = store.put_run(run())
     store.put("Cluster", obj("Cluster", "db", "c1"))
     store.put("Pod", obj("Pod", "db-1", "p1", owner="c1"))
@@ -40,7 +46,7 @@ def test_an_object_of_a_watched_kind_is_a_candidate_with_the_pods_it_owns() -> N
 
 def test_pods_reach_their_target_through_a_chain_of_any_kinds() -> None:
     # pod -> ReplicaSet -> Rollout; pod -> StatefulSet -> Kafka.
-    store = Store(custom_kinds=frozenset({"Rollout", "Kafka"}))
+    store = Store(kinds=watching("Rollout", "Kafka"))
     key = store.put_run(run())
     store.put("Rollout", obj("Rollout", "web", "ro"))
     store.put("ReplicaSet", obj("ReplicaSet", "web-1", "rs", owner="ro"))
@@ -52,7 +58,7 @@ def test_pods_reach_their_target_through_a_chain_of_any_kinds() -> None:
 
 
 def test_a_pod_event_under_a_custom_target_affects_its_runs() -> None:
-    store = Store(custom_kinds=frozenset({"Cluster"}))
+    store = Store(kinds=watching("Cluster"))
     key = store.put_run(run())
     store.put("Cluster", obj("Cluster", "db", "c1"))
     before = store.revision["c1"]
@@ -61,7 +67,7 @@ def test_a_pod_event_under_a_custom_target_affects_its_runs() -> None:
 
 
 def test_a_controlled_object_of_a_watched_kind_is_part_of_its_owner() -> None:
-    store = Store(custom_kinds=frozenset({"Certificate", "CertificateRequest"}))
+    store = Store(kinds=watching("Certificate", "CertificateRequest"))
     key = store.put_run(run())
     store.put("Certificate", obj("Certificate", "web-tls", "c"))
     store.put("CertificateRequest", obj("CertificateRequest", "web-tls-1", "cr", owner="c"))
@@ -76,7 +82,7 @@ def test_kinds_not_watched_are_not_candidates() -> None:
 
 
 def test_a_cluster_scoped_object_is_a_candidate_of_every_namespace() -> None:
-    store = Store(custom_kinds=frozenset({"CustomResourceDefinition"}))
+    store = Store(kinds=BUILTIN.watching(CUSTOM_RESOURCE_DEFINITION))
     first = store.put_run(run("a"))
     store.put("CustomResourceDefinition", obj("CustomResourceDefinition", "w.x.io", "crd", ns=""))
     second = store.put_run(run("b"))
@@ -91,7 +97,9 @@ def test_a_cluster_scoped_object_is_a_candidate_of_every_namespace() -> None:
 def test_targets_of_two_kinds_with_one_name_carry_their_group() -> None:
     from tiltrun.judge.status import judge_all
 
-    store = Store(custom_kinds=frozenset({"Cluster"}))
+    cnpg = Kind("postgresql.cnpg.io", "v1", "clusters", "Cluster")
+    capi = Kind("cluster.x-k8s.io", "v1beta1", "clusters", "Cluster")
+    store = Store(kinds=BUILTIN.watching(cnpg, capi))
     key = store.put_run(run())
     store.put("Cluster", {**obj("Cluster", "db", "c1"), "apiVersion": "postgresql.cnpg.io/v1"})
     store.put("Cluster", {**obj("Cluster", "db", "c2"), "apiVersion": "cluster.x-k8s.io/v1beta1"})

@@ -7,7 +7,7 @@ from dataclasses import replace
 import pytest
 
 from tiltrun.api.model import TargetType
-from tiltrun.judge import deployment, kinds
+from tiltrun.judge import deployment, kinds, kstatus, service
 from tiltrun.judge.kinds import BUILTIN, Kind, Registry
 
 
@@ -87,3 +87,19 @@ def test_the_kinds_no_health_check_may_judge_are_the_watched_ones() -> None:
     from tiltrun.api.healthcheck import WORKLOAD_KINDS
 
     assert {(k.group, k.kind) for k in BUILTIN.watched} == WORKLOAD_KINDS
+
+
+def test_watching_a_kind_makes_it_an_extra_entry_that_keeps_its_rule() -> None:
+    """``--watch``: a known kind keeps its judges; an unknown one is judged by kstatus."""
+    served = Kind("", "v1", "services", "Service")
+    widget = Kind("example.com", "v1beta1", "widgets", "Widget", namespaced=False)
+    wider = BUILTIN.watching(served, widget, replace(widget, version="v1"))
+    svc = wider.lookup("Service", "v1")
+    assert svc is not None and svc.extra and svc.rule is service.judge
+    found = wider.lookup("Widget", "example.com/v1")
+    assert found is not None and found.extra and found.rule is kstatus.judge
+    assert (found.version, found.namespaced) == ("v1beta1", False)  # the first of two
+    assert [k.kind for k in wider.watched if k.extra] == ["Service", "Widget"]
+    assert not kinds.SERVICE.extra and BUILTIN.lookup("Service", "v1") is kinds.SERVICE
+    deployment = BUILTIN.watching(kinds.DEPLOYMENT).lookup("Deployment", "apps/v1")
+    assert deployment is not None and deployment.extra and deployment.target
