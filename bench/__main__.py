@@ -329,7 +329,7 @@ async def _one_pass(
             state = DevCluster(args.name, log=log).state()
             assert state is not None
         else:
-            state = dev.up()
+            state = dev.up(pod_logs=False)  # its watch of every pod is load no contender causes
         kubeconfig = state.kubeconfig
     cluster = Cluster(kubeconfig, kubectl, audit_log_for(kubeconfig), control_plane(kubeconfig))
     harness = Harness(

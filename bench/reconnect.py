@@ -107,7 +107,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--times", type=int, default=3)
     args = parser.parse_args(argv)
 
-    state = DevCluster(args.name, log=lambda line: print(line, file=sys.stderr)).up()
+    state = DevCluster(args.name, log=lambda line: print(line, file=sys.stderr)).up(pod_logs=False)
     folder = Path(state.folder)
     kubeconfig = state.kubeconfig
     kubectl = str(ensure_binaries(lambda line: None)["kubectl"])

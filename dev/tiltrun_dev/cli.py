@@ -36,10 +36,17 @@ def dev_cluster() -> None:
     help="Also run a second kube-apiserver on the same etcd (for fault tests); "
     "the controllers and kwok use it.",
 )
-def up(name: str, second_apiserver: bool) -> None:
+@click.option(
+    "--no-pod-logs",
+    is_flag=True,
+    help="Leave out the pod-logs process that serves `kubectl logs` (the benchmark does).",
+)
+def up(name: str, second_apiserver: bool, no_pod_logs: bool) -> None:
     """Start the cluster (or reuse it when it is already up) and write a kubeconfig."""
     try:
-        state = DevCluster(name, log=_log).up(second_apiserver=second_apiserver)
+        state = DevCluster(name, log=_log).up(
+            second_apiserver=second_apiserver, pod_logs=not no_pod_logs
+        )
     except DevClusterError as err:
         raise click.ClickException(str(err)) from None
     click.echo(state.kubeconfig)

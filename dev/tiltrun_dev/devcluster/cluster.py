@@ -221,6 +221,7 @@ class DevCluster:
         *,
         second_apiserver: bool = False,
         extra_args: Mapping[str, Sequence[str]] | None = None,
+        pod_logs: bool = True,
     ) -> ClusterState:
         """Start the cluster, or reuse it when it is already up.
 
@@ -229,6 +230,10 @@ class DevCluster:
         and the controllers, the scheduler and kwok talk to it: killing the first one
         then blinds only the clients of the first (a test's operator), while the cluster
         goes on working through the second.
+
+        ``pod_logs=False`` leaves out the ``pod-logs`` process (``kubectl logs`` then has
+        nothing to serve): the benchmark's clusters, where its watch of every pod would be
+        load that no contender causes.
 
         ``extra_args`` adds flags to components by name, e.g. ``{"kube-apiserver":
         ["--watch-cache=false"]}``; they are kept for ``revive``.
@@ -281,7 +286,8 @@ class DevCluster:
                 self._start(state, name, binaries[name], self._args(state, name))
             self._install_logs_crd(binaries["kubectl"])
             self._start(state, "kwok", binaries["kwok"], self._args(state, "kwok"))
-            self._start(state, "pod-logs", Path(sys.executable), self._args(state, "pod-logs"))
+            if pod_logs:
+                self._start(state, "pod-logs", Path(sys.executable), self._args(state, "pod-logs"))
             self._register_nodes(binaries["kubectl"], state)
             self._wait(state, "kwok", lambda: self._nodes_ready(binaries["kubectl"]), 60)
             self._wait(
