@@ -242,9 +242,9 @@ def test_operator_pod_is_admitted_where_restricted_pod_security_is_enforced(
     pods = installed.get(
         "pods", "-n", SYSTEM_NAMESPACE, "-l", "app.kubernetes.io/name=tiltrun-operator"
     )
-    assert len(pods["items"]) == 1
-    pod = pods["items"][0]
-    assert pod["spec"]["serviceAccountName"] == SERVICE_ACCOUNT
+    deployment = installed.get("deployment", "tiltrun-operator", "-n", SYSTEM_NAMESPACE)
+    assert len(pods["items"]) == deployment["spec"]["replicas"] == 2  # a leader and a standby
+    assert {pod["spec"]["serviceAccountName"] for pod in pods["items"]} == {SERVICE_ACCOUNT}
     events = installed.get("events", "-n", SYSTEM_NAMESPACE)["items"]
     assert not [e for e in events if e.get("reason") == "FailedCreate"]
 

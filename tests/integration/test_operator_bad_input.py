@@ -166,7 +166,7 @@ def test_a_refused_status_patch_is_retried_until_it_lands(
             [tiltrun("denied", ci={"timeout": "5m"}), job("migrate", "denied")], namespace
         )
         wait_for(
-            lambda: f"status patch for {namespace}/denied failed" in operator.log(),
+            lambda: f"status of TiltRun {namespace}/denied was refused too" in operator.log(),
             what="a refused status patch in the operator's log",
             timeout=60,
         )

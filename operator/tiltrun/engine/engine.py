@@ -460,10 +460,7 @@ class Engine:
             return
         except Exception as err:
             log.warning("status patch for %s/%s failed (%s); retrying", *key, err)
-            failures = self._patch_failures.get(key, 0)
-            self._patch_failures[key] = failures + 1
-            delay = min(RETRY_SECONDS * 2**failures, RETRY_MAX_SECONDS)
-            loop.call_later(delay, partial(self.mark, [key], force=True))
+            self._retry(key)
             return
         elapsed = loop.time() - began
         self.limit.record(elapsed)
@@ -486,7 +483,9 @@ class Engine:
         """After a refused status: store a smaller one that says so, and no retry loop.
 
         The refused status is tried again only once it changes (a new verdict or a new
-        target); meanwhile ``status.truncation.writeRefused`` quotes the API server.
+        target); meanwhile ``status.truncation.writeRefused`` quotes the API server. When
+        the smaller status is refused too, the refusal is about the object (an admission
+        policy, say), not the status: the full one is retried with backoff until it lands.
         """
         log.error(
             "the API server refused the status of TiltRun %s/%s (%s); storing a smaller "
@@ -501,18 +500,28 @@ class Engine:
             self.drop_run(key)
             return
         except Exception as err:
+            # Refused whatever it says (an admission policy, a webhook): the refusal is
+            # about the object, not this status, and may be lifted. Send the full status
+            # again, with the backoff of any failed write.
             log.error(
-                "the smaller status of TiltRun %s/%s was refused too (%s); "
-                "retrying when its status changes",
+                "the smaller status of TiltRun %s/%s was refused too (%s); retrying",
                 *key,
                 err,
             )
-            self._last_targets[key] = targets
+            self._refused.pop(key, None)
+            self._retry(key)
             return
         self._stored[key] = comparable(reduced)
         self._last_targets[key] = targets
         self._settled.add(key)
         await self._announce(key, run, desired.targets, desired.verdict)
+
+    def _retry(self, key: RunKey) -> None:
+        """Recompute and write ``key`` again after 1 s, doubling per failure up to 60 s."""
+        failures = self._patch_failures.get(key, 0)
+        self._patch_failures[key] = failures + 1
+        delay = min(RETRY_SECONDS * 2**failures, RETRY_MAX_SECONDS)
+        asyncio.get_running_loop().call_later(delay, partial(self.mark, [key], force=True))
 
     def _defer(self, key: RunKey, delay: float) -> None:
         """Recompute ``key`` when its wording may be written again (once, not per event)."""

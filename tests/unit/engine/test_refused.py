@@ -91,3 +91,37 @@ def test_which_answers_mean_the_same_status_would_be_refused_again() -> None:
     ]
     assert all(refused_for_what_it_is(err) for err in again)
     assert not any(refused_for_what_it_is(err) for err in moment)
+
+
+class FrozenWriter(RecordingWriter):
+    """Refuses every status until ``thaw``: an admission policy on ``tiltruns/status``."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.frozen = True
+        self.refusals = 0
+
+    async def patch_status(self, namespace: str, name: str, status: dict[str, Any]) -> None:
+        if self.frozen:
+            self.refusals += 1
+            raise Refused("422 Invalid: status writes frozen")
+        self.patches.append((namespace, name, copy.deepcopy(status)))
+
+
+def test_when_even_the_smaller_status_is_refused_the_full_one_is_retried_until_it_lands() -> None:
+    async def body(engine: Engine, writer: RecordingWriter) -> None:
+        assert isinstance(writer, FrozenWriter)
+        engine.observe_run("ADDED", run(exit_condition="manual"))
+        feed(engine, namespaced(load("deployment-available.yaml")))
+        await engine.idle()
+        assert writer.refusals == 2  # the status, then the smaller one saying so
+        await advance(3.5)  # the backoff: 1 s, then 2 s
+        assert writer.refusals == 6
+        writer.frozen = False
+        await advance(60)
+
+    writer = drive(body, FrozenWriter())
+    assert len(writer.patches) == 1
+    landed = writer.patches[0][2]
+    assert [t["name"] for t in landed["targets"]] == ["deployment/web"]
+    assert landed.get("truncation") is None, landed.get("truncation")
