@@ -46,8 +46,10 @@ from tiltrun.engine.store import Obj, RunKey, Store, run_key, same_object, uid_o
 from tiltrun.engine.writer import Gone, Refused, Writer
 from tiltrun.judge.budget import refused
 from tiltrun.judge.exit import Outcome
+from tiltrun.judge.health import being_deleted
 from tiltrun.judge.healthchecks import HealthChecks
 from tiltrun.judge.kinds import BUILTIN, Registry
+from tiltrun.judge.objects import get_int, uid_of
 from tiltrun.judge.related import Related
 from tiltrun.judge.status import (
     comparable,
@@ -144,7 +146,7 @@ class Engine:
         # bring one back.
         self._deleted: set[str] = set()
         # Each run's health checks, by the generation of its spec they were read from.
-        self._checks: dict[RunKey, tuple[object, HealthChecks]] = {}
+        self._checks: dict[RunKey, tuple[int, HealthChecks]] = {}
         # Workload uid -> (store revision, health checks, its Target): each recompute
         # re-judges only the workloads that changed since the last one (or are judged by
         # another run's health checks).
@@ -545,7 +547,7 @@ class Engine:
 
     def _judge(self, obj: Obj, related: Related, checks: HealthChecks) -> Target:
         """``judge``, remembered per workload until it or one of its children changes."""
-        uid = str((obj.get("metadata") or {}).get("uid"))
+        uid = uid_of(obj)
         revision = self.store.revision.get(uid, 0)
         held = self._judged.get(uid)
         if held is not None and held[0] == revision and held[1] == checks:
@@ -563,7 +565,7 @@ class Engine:
         None for a run being deleted: nobody reads them, and when its namespace is being
         deleted the API server refuses them.
         """
-        if (run.get("metadata") or {}).get("deletionTimestamp"):
+        if being_deleted(run):
             self._failing[key] = set(verdict.failing)
             return
         errors = {
@@ -601,8 +603,8 @@ class Engine:
         )
 
 
-def _generation(run: Obj) -> object:
-    return (run.get("metadata") or {}).get("generation")
+def _generation(run: Obj) -> int:
+    return get_int(run, "metadata", "generation")
 
 
 def _target_phase(target: object) -> tuple[str, ...]:

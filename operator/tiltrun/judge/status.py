@@ -21,6 +21,7 @@ from tiltrun.judge.conditions import conditions
 from tiltrun.judge.exit import Outcome, Reason, Verdict, decide
 from tiltrun.judge.healthchecks import DEFAULT as DEFAULT_CHECKS
 from tiltrun.judge.healthchecks import HealthChecks, compile_problems
+from tiltrun.judge.objects import get_bool, get_int, get_maps, get_str
 from tiltrun.judge.related import Related
 from tiltrun.judge.target import is_workload, judge
 
@@ -76,7 +77,7 @@ def _unique_names(judged: list[tuple[Obj, Target]]) -> list[Target]:
     counts = Counter(target.name for _, target in judged)
     out = []
     for obj, target in judged:
-        group = str(obj.get("apiVersion") or "").rpartition("/")[0]
+        group = get_str(obj, "apiVersion").rpartition("/")[0]
         if counts[target.name] > 1 and group and not is_workload(obj):
             kind, _, name = target.name.partition("/")
             target = replace(target, name=f"{kind}.{group}/{name}")
@@ -114,9 +115,7 @@ def desired_status(
     status always fits its size budget (``tiltrun.judge.budget``); ``truncation`` is
     ``None`` when nothing was cut, so that a merge patch removes a truncation stored earlier.
     """
-    meta = run.get("metadata") or {}
-    previous = previous_conditions
-    generation = int(meta.get("generation") or 0)
+    generation = get_int(run, "metadata", "generation")
     targets = judge_all(candidates, judge_one, health_checks(run, operator_checks))
     try:
         spec = read_spec(run)
@@ -155,7 +154,7 @@ def desired_status(
         "satisfied": verdict.satisfied,
         "total": verdict.total,
         "conditions": conditions(
-            verdict, exit_condition, generation=generation, previous=previous, now=now
+            verdict, exit_condition, generation=generation, previous=previous_conditions, now=now
         ),
     }
     if warnings:
@@ -202,17 +201,17 @@ def failing_names(status: Obj | None) -> set[str]:
     The targets a ``TargetFailed`` Event was posted for; one still tolerated (retrying)
     gets its Event when its grace runs out, whoever is writing by then.
     """
-    names: set[str] = set()
-    for target in (status or {}).get("targets") or []:
-        state = (target.get("state") or {}) if isinstance(target, dict) else {}
-        tolerated = (state.get("grace") or {}).get("status") == "tolerated"
-        if (state.get("terminated") or {}).get("error") and not tolerated:
-            names.add(str(target.get("name")))
-    return names
+    return {
+        get_str(target, "name")
+        for target in get_maps(status, "targets")
+        if get_str(target, "state", "terminated", "error")
+        and get_str(target, "state", "grace", "status") != "tolerated"
+    }
 
 
 def is_done(status: Obj | None) -> bool:
-    return bool((status or {}).get("done"))
+    """True when a stored status says the run is done."""
+    return get_bool(status, "done")
 
 
 def _with_grace(target: Obj, verdict: Verdict) -> Obj:
