@@ -152,9 +152,10 @@ class Registry:
         """
         chosen: dict[tuple[str, str], Kind] = {}
         for entry in entries:
-            known = self.lookup(entry.kind, entry.api_version) or entry
+            key = (entry.group, entry.kind)
+            known = next((e for e in self._entries if (e.group, e.kind) == key), entry)
             chosen.setdefault(
-                (entry.group, entry.kind),
+                key,
                 replace(
                     known,
                     version=entry.version,

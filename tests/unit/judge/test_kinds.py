@@ -103,3 +103,13 @@ def test_watching_a_kind_makes_it_an_extra_entry_that_keeps_its_rule() -> None:
     assert not kinds.SERVICE.extra and BUILTIN.lookup("Service", "v1") is kinds.SERVICE
     deployment = BUILTIN.watching(kinds.DEPLOYMENT).lookup("Deployment", "apps/v1")
     assert deployment is not None and deployment.extra and deployment.target
+
+
+def test_watching_matches_known_kinds_by_group_even_without_a_version() -> None:
+    """``tiltrun inspect`` knows no versions: a core-group Kind must not take another
+    group's entry of the same name."""
+    wider = BUILTIN.watching(Kind("", "", "CustomResourceDefinition", "CustomResourceDefinition"))
+    builtin = wider.lookup("CustomResourceDefinition", "apiextensions.k8s.io/v1")
+    assert builtin is kinds.CUSTOM_RESOURCE_DEFINITION and not builtin.extra
+    core = wider.lookup("CustomResourceDefinition", "v1")
+    assert core is not None and core.extra and core.rule is kstatus.judge
