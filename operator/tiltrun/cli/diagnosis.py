@@ -100,34 +100,12 @@ class Diagnosis:
 
 
 def failing_reasons(status: Mapping[str, Any]) -> dict[str, Lead]:
-    """The targets that fail the run → why (``state.failure``) and where (``evidence``).
-
-    A status written before ``state.failure`` existed names no failing target that
-    way; then the targets terminated with an error (and not retrying) are the ones.
-    """
-    found = {r.name: r for r in rows(status)}
-    leads = {
-        name: Lead(str(r.failure.get("message") or r.reason), r.evidence)
-        for name, r in found.items()
+    """The targets that fail the run → why (``state.failure``) and where (``evidence``)."""
+    return {
+        r.name: Lead(str(r.failure.get("message") or r.reason), r.evidence)
+        for r in rows(status)
         if r.failure
     }
-    if leads:
-        return leads
-    errors = {
-        str(target.get("name")): _error(target)
-        for target in status.get("targets") or []
-        if isinstance(target, Mapping)
-    }
-    return {
-        name: Lead(errors[name], r.evidence)
-        for name, r in found.items()
-        if errors.get(name) and not r.retrying and r.counts
-    }
-
-
-def _error(target: Mapping[str, Any]) -> str:
-    terminated = (target.get("state") or {}).get("terminated") or {}
-    return str(terminated.get("error") or "") if isinstance(terminated, Mapping) else ""
 
 
 def pending_reasons(status: Mapping[str, Any]) -> dict[str, Lead]:

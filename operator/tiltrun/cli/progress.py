@@ -126,9 +126,7 @@ def _row(target: Obj) -> Row:
         return Row(name, kind, "waiting", "no", reason, parse_time(waiting.get("triggerTime")))
     if active := state.get("active"):
         since = parse_time(active.get("startTime"))
-        # A job is satisfied by finishing, never by being ready (docs/api.md, TargetState),
-        # even if a status written by an older operator says ready.
-        if active.get("ready") and kind != "job":
+        if active.get("ready"):
             note = str(active.get("reason") or "")
             return Row(name, kind, "active", "yes", f"ready; {note}" if note else "ready", since)
         reason = str(active.get("reason") or ("running" if kind == "job" else "not ready"))

@@ -214,7 +214,7 @@ def events(monkeypatch: pytest.MonkeyPatch) -> queue.Queue[RunEvent]:
 
 
 #: A moment shortly after the captured runs started, so their timeouts lie ahead.
-CAPTURED_AT = datetime(2026, 11, 26, 23, 16, tzinfo=UTC)
+CAPTURED_AT = datetime(2026, 11, 30, 15, 9, tzinfo=UTC)
 
 
 def _waiter(display: Recorder, **kwargs: Any) -> Waiter:
@@ -256,9 +256,9 @@ def test_no_operator_is_exit_3_after_the_operator_wait(events: queue.Queue[RunEv
 def test_a_run_long_past_its_timeout_means_the_operator_is_gone(
     events: queue.Queue[RunEvent],
 ) -> None:
-    stale = captured("run-waiting")  # ci.timeout 10m, started on 2026-11-26
+    stale = captured("run-waiting")  # ci.timeout 10m, started at 15:08:26Z
     waiter = _waiter(Recorder(), operator_wait=0.1)
-    waiter.clock = lambda: datetime(2026, 11, 27, tzinfo=UTC)
+    waiter.clock = lambda: datetime(2026, 11, 30, 15, 19, tzinfo=UTC)
     with pytest.raises(CommandError, match=r"passed its ci.timeout \(10m\) 30s ago"):
         waiter.wait(stale)
 

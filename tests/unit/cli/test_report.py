@@ -71,10 +71,10 @@ def test_exit_codes_are_the_documented_ones() -> None:
 def test_headlines_say_how_the_run_ended() -> None:
     assert (
         _result("run-succeeded", Outcome.SUCCEEDED).headline()
-        == "TiltRun shop succeeded after 2.4s: all 4 targets up"
+        == "TiltRun shop succeeded after 4.2s: all 4 targets up"
     )
     failed = _result("run-failed", Outcome.FAILED).headline()
-    assert failed.startswith("TiltRun shop failed: deployment/web: pod web-5d5456c679-6m6hh")
+    assert failed.startswith("TiltRun shop failed: deployment/web: pod web-6d447bd547-bq5h2")
     assert (
         _result("run-timed-out", Outcome.TIMED_OUT)
         .headline()
@@ -99,7 +99,7 @@ def test_timings_measure_from_the_run_start() -> None:
 
 
 def test_what_the_command_saw_is_the_ready_time_when_none_is_stored() -> None:
-    seen = datetime.fromisoformat("2026-11-26T23:16:01.000000+00:00")
+    seen = datetime.fromisoformat("2026-11-30T15:08:07.000000+00:00")
     result = _result("run-succeeded", Outcome.SUCCEEDED, satisfied_seen={"deployment/web": seen})
     del result.run["status"]["targets"][0]["state"]["active"]["readySince"]
     start = datetime.fromisoformat(result.run["status"]["startTime"])
@@ -117,12 +117,12 @@ def test_json_report_holds_the_stored_status_unchanged() -> None:
 
 DIAGNOSIS = Diagnosis(
     target="deployment/web",
-    reason='pod web-5d5456c679-6m6hh container web: ImagePullBackOff (Back-off pulling image "x")',
-    pod="web-5d5456c679-6m6hh",
+    reason='pod web-6d447bd547-bq5h2 container web: ImagePullBackOff (Back-off pulling image "x")',
+    pod="web-6d447bd547-bq5h2",
     container="web",
     logs=None,
     logs_note="no logs available (connection refused)",
-    events=("23:13:37Z Pod/web-5d5456c679-6m6hh Failed: Error: ErrImagePull\x1b",),
+    events=("23:13:37Z Pod/web-6d447bd547-bq5h2 Failed: Error: ErrImagePull\x1b",),
 )
 
 
@@ -134,12 +134,12 @@ def test_junit_has_a_case_per_target_and_the_failure_carries_the_diagnosis() -> 
     suites = _parse(junit_xml(_result("run-failed", Outcome.FAILED, diagnoses=(DIAGNOSIS,))))
     suite = suites.find("testsuite")
     assert suite is not None
-    assert suite.get("name") == "tiltrun/ci-try-2/shop"
+    assert suite.get("name") == "tiltrun/run-failed/shop"
     assert (suite.get("tests"), suite.get("failures"), suite.get("skipped")) == ("2", "1", "0")
     web, worker = suite.findall("testcase")
     failure = web.find("failure")
     assert failure is not None and failure.text is not None
-    assert failure.get("message", "").startswith("pod web-5d5456c679-6m6hh container web")
+    assert failure.get("message", "").startswith("pod web-6d447bd547-bq5h2 container web")
     assert "no logs available (connection refused)" in failure.text
     assert "\x1b" not in failure.text  # not valid in XML 1.0: dropped
     assert worker.get("name") == "deployment/worker" and list(worker) == []
