@@ -19,6 +19,7 @@ from kubernetes.client.exceptions import ApiException
 
 from tests.conftest import Cluster
 from tests.unit.api.strategies import DURATION_TEXT, NAME_TEXT
+from tiltrun.api.healthcheck import EXPRESSION_MEANING
 from tiltrun.api.spec import SpecError, read_spec
 
 pytestmark = pytest.mark.cluster
@@ -113,6 +114,27 @@ def test_a_tiltfile_path_that_shows_nothing_is_refused_in_a_sentence(
         "tiltfilePath must not be empty or only spaces and invisible characters; give the path "
         "of the Tiltfile or manifests this run was made from"
     ), refused
+
+
+@pytest.mark.parametrize("field", ["current", "failed", "inProgress"])
+@pytest.mark.parametrize(
+    "text", ["\u200b", "\ufeff", "\x00", "\u00a0", " \u200b\ufeff\u202e\t"], ids=repr
+)
+def test_a_health_check_expression_that_shows_nothing_is_refused_in_a_sentence(
+    api: client.CustomObjectsApi, field: str, text: str
+) -> None:
+    """The API server refuses it as the operator's reader does, in the same words."""
+    check = {"apiVersion": "cert-manager.io/v1", "kind": "Certificate", "current": "true"}
+    run = _run({"healthChecks": [{**check, field: text}]})
+    refused = refused_fields(api, run)
+    where = f"spec.healthChecks[0].{field}"
+    assert list(refused) == [where], refused
+    meaning = EXPRESSION_MEANING[field]
+    assert refused[where].endswith(
+        f"{field} must be a CEL expression that {meaning}, "
+        "not empty or only spaces and invisible characters"
+    ), refused
+    assert operator_refuses(run)
 
 
 @pytest.mark.parametrize(

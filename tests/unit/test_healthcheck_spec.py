@@ -48,7 +48,11 @@ def test_api_versions(api_version: str, group: str, version: str) -> None:
         ({"items": []}, "spec.healthChecks must be a list of health checks"),
         (["x"], "spec.healthChecks[0] must be a mapping with apiVersion, kind and current"),
         ([entry(current=None)], "spec.healthChecks[0].current is required"),
-        ([entry(current="  ")], "spec.healthChecks[0].current is required"),
+        (
+            [entry(current="  ")],
+            "spec.healthChecks[0].current must be a CEL expression that is true when the object "
+            "is up, not empty or only spaces and invisible characters",
+        ),
         (
             [entry(kind="certificate")],
             "spec.healthChecks[0].kind 'certificate' must be a kind in CamelCase",
@@ -79,6 +83,26 @@ def test_malformed(raw: object, message: str) -> None:
     with pytest.raises(HealthCheckError, match=None) as caught:
         read_health_checks(raw, "spec.healthChecks")
     assert message in str(caught.value)
+
+
+#: What issue 11 found in names, now in expressions: each shows nothing.
+INVISIBLE = ["\u200b", "\ufeff", "\x00", "\u00a0", "\u3000", "\u202e", " \u200b\ufeff\t"]
+
+
+@pytest.mark.parametrize("field", ["current", "failed", "inProgress"])
+@pytest.mark.parametrize("text", INVISIBLE, ids=repr)
+def test_an_expression_that_shows_nothing_is_refused(field: str, text: str) -> None:
+    """As the CRD refuses it (tests/integration/test_crd_validation.py): an expression of
+    only invisible characters would otherwise reach the CEL compiler as an empty one."""
+    with pytest.raises(HealthCheckError) as caught:
+        read_health_checks([entry(**{field: text})], "spec.healthChecks")
+    assert str(caught.value).startswith(f"spec.healthChecks[0].{field} must be a CEL expression")
+    assert str(caught.value).endswith("not empty or only spaces and invisible characters")
+
+
+def test_an_expression_with_one_visible_character_is_read_as_written() -> None:
+    (check,) = read_health_checks([entry(failed="\u200bfalse")], "spec.healthChecks")
+    assert check.failed == "\u200bfalse"
 
 
 def test_none_is_no_checks() -> None:

@@ -14,6 +14,8 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
+from tiltrun.api.visible import has_visible_character
+
 #: The kinds whose judgement is the operator's own; no health check may replace it.
 #: (group, kind), as the CRD's validation rule lists them.
 WORKLOAD_KINDS = frozenset(
@@ -39,6 +41,12 @@ API_VERSION_PATTERN = rf"^{_DNS_LABEL}(\.{_DNS_LABEL})*(/{_DNS_LABEL})?$"
 KIND_PATTERN = r"^[A-Z][A-Za-z0-9]*$"
 _VERSION = re.compile(r"^v[0-9]+((alpha|beta)[0-9]+)?$")
 _FIELDS = ("apiVersion", "kind", "current", "failed", "inProgress", "failOnOwnedPods")
+#: What each expression must be true for, in the messages; the CRD's say the same.
+EXPRESSION_MEANING = {
+    "current": "is true when the object is up",
+    "failed": "is true when the object has failed",
+    "inProgress": "is true while the object is on its way",
+}
 
 
 class HealthCheckError(ValueError):
@@ -164,7 +172,24 @@ def _text(entry: dict[str, Any], key: str, where: str, *, required: bool = False
 
 
 def _expression(entry: dict[str, Any], key: str, where: str, *, required: bool = False) -> str:
-    text = _text(entry, key, where, required=required)
+    """The expression under ``key`` (``""`` when absent and optional).
+
+    One that shows nothing (only spaces, controls or invisible characters such as
+    U+200B or U+FEFF) is refused as the CRD refuses it, given or required alike.
+    """
+    value = entry.get(key)
+    if value is None and not required:
+        return ""
+    if value is None:
+        raise HealthCheckError(
+            f"{where}.{key} is required: a CEL expression that {EXPRESSION_MEANING[key]}"
+        )
+    if not isinstance(value, str) or not has_visible_character(value):
+        raise HealthCheckError(
+            f"{where}.{key} must be a CEL expression that {EXPRESSION_MEANING[key]}, "
+            "not empty or only spaces and invisible characters"
+        )
+    text = value
     if len(text) > MAX_EXPRESSION:
         raise HealthCheckError(f"{where}.{key} is longer than {MAX_EXPRESSION} characters")
     return text

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from hypothesis import strategies as st
 
-from tiltrun.api.spec import INVISIBLE_RANGES
+from tiltrun.api.visible import INVISIBLE_RANGES
 
 UNITS = ["ns", "us", "µs", "ms", "s", "m", "h"]
 #: Non-ASCII digits and near-misses that a careless grammar would take for digits or units.

@@ -13,13 +13,8 @@ import pytest
 import yaml
 
 from tiltrun.api.duration import BOUNDED_PATTERN, DURATION_PATTERN, NONZERO_PATTERN
-from tiltrun.api.spec import (
-    INVISIBLE_RANGES,
-    VISIBLE_PATTERN,
-    SpecError,
-    has_visible_character,
-    read_spec,
-)
+from tiltrun.api.spec import SpecError, read_spec
+from tiltrun.api.visible import INVISIBLE_RANGES, VISIBLE_PATTERN, has_visible_character
 
 REPO = Path(__file__).resolve().parents[3]
 TILTRUNS = REPO / "tests" / "fixtures" / "tiltruns"
@@ -44,6 +39,9 @@ def test_the_crd_checks_names_with_the_operators_visible_pattern() -> None:
     wanted = f'self.matches(r"{VISIBLE_PATTERN}")'
     assert _rules(spec["tiltfilePath"]) == [wanted]
     assert _rules(expect_item) == [wanted]
+    check = spec["healthChecks"]["items"]["properties"]
+    for field in ("current", "failed", "inProgress"):
+        assert _rules(check[field]) == [wanted], field
 
 
 @pytest.mark.parametrize("field", DURATION_FIELDS)
