@@ -179,6 +179,25 @@ def test_a_broken_stack_exits_1_with_diagnosis_and_reattaching_answers_at_once(
     assert report["diagnoses"][0]["target"] == "deployment/web"
 
 
+def test_a_container_that_never_started_is_diagnosed_as_having_no_log_yet(
+    cluster: Cluster, namespace: str, operator: OperatorProcess
+) -> None:
+    """An image that cannot be pulled: the evidence names a container that never ran."""
+    start_run(cluster, namespace, tiltrun("pull", ci={"timeout": "2m"}))
+    cluster.apply([deployment("api", "pull", behavior="image-pull-error")], namespace)
+    result = run_cli(cluster, "ci", "pull", "-n", namespace)
+    assert result.returncode == 1, result.stdout + result.stderr
+    (target,) = stored(cluster, namespace, "pull")["status"]["targets"]
+    evidence = target["state"]["terminated"]["evidence"]
+    pulling = r"(ErrImagePull|ImagePullBackOff)"  # which one depends on when it is read
+    assert re.fullmatch(pulling, evidence["reason"]) and evidence["restarts"] == 0, evidence
+    said = (
+        rf"^  logs of pod {evidence['pod']} container app: the container has not started "
+        rf"\({pulling}\), so it has no log yet$"
+    )
+    assert re.search(said, result.stdout, re.M), result.stdout
+
+
 def test_the_runs_own_timeout_exits_2_saying_what_was_pending(
     cluster: Cluster, namespace: str, operator: OperatorProcess
 ) -> None:

@@ -2,9 +2,10 @@
 
 For each target: the reason the status gives, the last lines of the failing container's
 log (the previous container's for a crash loop) and the recent Warning events of the
-pod and the workload. Gathering never fails the command: a log the node cannot serve (a
-node that is gone, a kubelet that refuses) reads "no logs available", with the API
-server's reason.
+pod and the workload. A container that has never run (its image cannot be pulled) has
+no log to read, and the diagnosis says so. Gathering never fails the command: a log the
+node cannot serve (a node that is gone, a kubelet that refuses) reads "no logs
+available", with the API server's reason.
 """
 
 from __future__ import annotations
@@ -161,10 +162,15 @@ def _diagnose_one(
         return replace(found, logs_note=note or "no pod found"), involved
     if name_of(pod) != pod_name:
         container = ""  # the evidence's container belongs to another pod
+    evidence = lead.evidence if name_of(pod) == pod_name else {}
     container = container or pick_container(pod)
     previous = crashed(pod, container)
+    waiting = not_started(pod, container, evidence)
     if log_lines == 0:
         logs, why = None, "not read (--log-lines 0)"
+    elif waiting is not None:
+        # A kubelet answers a log request for it with an error ("is waiting to start").
+        logs, why = None, f"the container has not started ({waiting}), so it has no log yet"
     else:
         logs, why = reader.logs(name_of(pod), container, previous, log_lines)
     return replace(
@@ -218,6 +224,26 @@ def crashed(pod: Obj, container: str) -> bool:
             running = "running" in get_map(entry, "state")
             return get_int(entry, "restartCount") > 0 and not running
     return False
+
+
+def not_started(pod: Obj, container: str, evidence: Mapping[str, Any]) -> str | None:
+    """Why the container has never run (``ImagePullBackOff``), or ``None`` when it has.
+
+    It has never run when the evidence counts no restart and no exit code, and the pod
+    shows it waiting with no earlier run, or does not list it yet (still being created).
+    """
+    if evidence.get("exitCode") is not None or get_int(evidence, "restarts") > 0:
+        return None
+    for entry in _container_statuses(pod):
+        if get_str(entry, "name") != container:
+            continue
+        if get_int(entry, "restartCount") > 0 or get_map(entry, "lastState", "terminated"):
+            return None
+        state = get_map(entry, "state")
+        if "waiting" not in state:
+            return None
+        return get_str(state, "waiting", "reason") or str(evidence.get("reason") or "waiting")
+    return get_str(pod, "status", "phase") or "not created yet"
 
 
 def recent(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 from typing import Any
 
 from kubernetes.client.exceptions import ApiException
@@ -14,6 +15,7 @@ from tiltrun.cli.diagnosis import (
     diagnose,
     failing_reasons,
     format_event,
+    not_started,
     pending_reasons,
     pick_container,
     recent,
@@ -178,6 +180,54 @@ def test_a_log_the_node_cannot_serve_reads_no_logs_available() -> None:
     assert found.logs is None
     assert found.logs_note == "no logs available (dial tcp :10250: connect: connection refused)"
     assert "logs of pod migrate-x7k2p previous container main: no logs available" in found.render()
+
+
+def _pulling(restarts: int = 0, **extra: Any) -> dict[str, Any]:
+    """POD with its container waiting on its image: it has never run."""
+    pod: dict[str, Any] = copy.deepcopy(POD)
+    (entry,) = pod["status"]["containerStatuses"]
+    entry.update(restartCount=restarts, state={"waiting": {"reason": "ImagePullBackOff"}})
+    entry.update(extra)
+    return pod
+
+
+def test_a_container_that_never_ran_has_no_log_yet_and_is_not_asked_for_one() -> None:
+    """What the kubelet would answer is an error ("is waiting to start"), not an empty log."""
+    server = FakeApiServer(
+        {
+            "/apis/batch/v1/namespaces/shop/jobs/migrate": JOB,
+            f"{NS}/pods": {"items": [_pulling()]},
+            f"{NS}/events": {"items": []},
+        }
+    )
+    evidence = {"pod": "migrate-x7k2p", "container": "main", "reason": "ImagePullBackOff"}
+    lead = Lead("pod migrate-x7k2p container main: ImagePullBackOff", {**evidence, "restarts": 0})
+    (found,) = diagnose(server.kube(), "shop", {"job/migrate": lead})
+    assert found.logs is None
+    assert (
+        found.logs_note == "the container has not started (ImagePullBackOff), so it has no log yet"
+    )
+    assert not [path for _, path, _ in server.asked if path.endswith("/log")]
+    assert (
+        "  logs of pod migrate-x7k2p container main: the container has not started "
+        "(ImagePullBackOff), so it has no log yet" in found.render().splitlines()
+    )
+
+
+def test_a_container_has_not_started_only_when_pod_and_evidence_say_it_never_ran() -> None:
+    evidence = {"reason": "ImagePullBackOff", "restarts": 0}
+    assert not_started(_pulling(), "main", evidence) == "ImagePullBackOff"
+    assert not_started(_pulling(), "main", {}) == "ImagePullBackOff"
+    # Ran before: a restart, an earlier run, an exit code in the evidence, running now.
+    assert not_started(_pulling(restarts=1), "main", evidence) is None
+    earlier = _pulling(lastState={"terminated": {"exitCode": 1}})
+    assert not_started(earlier, "main", evidence) is None
+    assert not_started(_pulling(), "main", {**evidence, "exitCode": 1}) is None
+    assert not_started(_pulling(), "main", {**evidence, "restarts": 2}) is None
+    assert not_started(_pulling(state={"running": {}}), "main", {}) is None
+    # Not listed yet: the pod is still creating it.
+    creating = {"metadata": {"name": "p"}, "status": {"phase": "Pending"}}
+    assert not_started(creating, "main", {}) == "Pending"
 
 
 def test_a_workload_that_cannot_be_read_still_gives_its_reason() -> None:
