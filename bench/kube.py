@@ -19,31 +19,18 @@ import json
 import re
 from collections.abc import AsyncIterator
 from functools import cached_property
-from typing import Any, Protocol
+from typing import Any
 
 from kubernetes.aio import client, config
 from kubernetes.aio.client.exceptions import ApiException
+
+from tiltrun.cli.kube import Resource
 
 Obj = dict[str, Any]
 #: 429 Too Many Requests (a CRD's storage still initialising, say) is retried this often.
 RETRIES = 30
 #: Seconds a request may take (watches: their own ``timeout_seconds`` plus this).
 REQUEST_SECONDS = 300
-
-
-class Resource(Protocol):
-    """Where a kind lives in the API: what the kind registry's entries say."""
-
-    @property
-    def group(self) -> str: ...
-    @property
-    def version(self) -> str: ...
-    @property
-    def plural(self) -> str: ...
-    @property
-    def kind(self) -> str: ...
-    @property
-    def namespaced(self) -> bool: ...
 
 
 class Kube:
