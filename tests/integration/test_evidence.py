@@ -45,3 +45,5 @@ def test_a_failed_run_stores_the_facts_of_each_failure(
     assert evidence["exitCode"] == container["state"]["terminated"]["exitCode"] != 0
     assert evidence["restarts"] == container["restartCount"]
     assert (evidence["reason"], evidence["message"]) == (failed["reason"], failed["message"])
+    message = container["state"]["terminated"]["message"]
+    assert message and evidence["terminationMessage"] == message

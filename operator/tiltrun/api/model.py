@@ -71,8 +71,9 @@ class Evidence:
     ``reason`` is the word of the rule that decided the state (``CrashLoopBackOff``,
     ``BackoffLimitExceeded``, ``Unschedulable``, ``ContainersNotReady``), ``message`` the
     sentence that came with it; ``pod`` and ``container`` say where to look (the logs),
-    ``exit_code`` and ``restarts`` what the container did, ``since`` when the fact was
-    seen. Empty fields are left out of the status (``judge/budget.py`` cuts the strings
+    ``exit_code`` and ``restarts`` what the container did, ``termination_message`` what
+    it left when it last terminated (its ``terminationMessagePath``), ``since`` when the
+    fact was seen. Empty fields are left out of the status (``judge/budget.py`` cuts the strings
     to their schema limits). docs/api.md, "Evidence", lists the reasons.
     """
 
@@ -82,6 +83,7 @@ class Evidence:
     container: str = ""
     exit_code: int | None = None
     restarts: int | None = None
+    termination_message: str = ""
     since: datetime | None = None
 
     def to_dict(self) -> dict[str, Any]:
@@ -91,6 +93,7 @@ class Evidence:
             ("message", self.message),
             ("pod", self.pod),
             ("container", self.container),
+            ("terminationMessage", self.termination_message),
         ):
             if value:
                 out[key] = value

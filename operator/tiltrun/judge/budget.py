@@ -41,7 +41,13 @@ ERROR_CHARS = 16384
 MESSAGE_CHARS = 4096
 TARGET_TEXT_CHARS = 4096  # a target's reason or error, and its failure's message
 #: The strings of a state's ``evidence`` (docs/api.md, "Evidence").
-EVIDENCE_CHARS = {"reason": 256, "message": 4096, "pod": 253, "container": 253}
+EVIDENCE_CHARS = {
+    "reason": 256,
+    "message": 4096,
+    "pod": 253,
+    "container": 253,
+    "terminationMessage": 4096,
+}
 TARGET_NAME_CHARS = 512  # <kind>/<name>: Kubernetes names are at most 253 characters
 RESOURCE_CHARS = 253
 RESOURCES_PER_TARGET = 64

@@ -130,7 +130,8 @@ def _failure(failed: Obj, pods: list[Obj], finish: datetime) -> tuple[str, Evide
     """``BackoffLimitExceeded: Job has reached ...; pod migrate-x7k2p container ...``.
 
     The facts: the Job's own reason and message (the rule that decided), and where to
-    look: the pod, container, exit code and restarts of the failure it ended on.
+    look: the pod, container, exit code, restarts and termination message of the
+    failure it ended on.
     """
     reason, message = get_str(failed, "reason").strip(), get_str(failed, "message").strip()
     error = describe(reason, message) or "Job failed"
@@ -149,6 +150,7 @@ def _failure(failed: Obj, pods: list[Obj], finish: datetime) -> tuple[str, Evide
             container=where.container,
             exit_code=where.exit_code,
             restarts=where.restarts,
+            termination_message=where.termination_message,
         )
     return error, facts
 

@@ -122,7 +122,14 @@ def find_fatal_signal(pod: Obj, *, job: bool) -> FatalSignal | None:
             parts.append(restarts)
             when = get_time(last, "finishedAt") or _last_transition(pod)
             exit_code = get_int(last, "exitCode") if last else None
-            facts = replace(where, reason=reason, message=message, exit_code=exit_code, since=when)
+            facts = replace(
+                where,
+                reason=reason,
+                message=message,
+                exit_code=exit_code,
+                termination_message=get_str(last, "message").strip(),
+                since=when,
+            )
             return FatalSignal(f"{who}: " + ", ".join(parts), when, facts)
         if not job:
             continue
@@ -144,11 +151,13 @@ def find_fatal_signal(pod: Obj, *, job: bool) -> FatalSignal | None:
 
 def _exit_facts(where: Evidence, terminated: Obj, when: datetime | None) -> Evidence:
     """A container's exit as fields: the kubelet's reason (``Error``, ``OOMKilled``)."""
+    message = get_str(terminated, "message").strip()
     return replace(
         where,
         reason=get_str(terminated, "reason").strip() or "Error",
-        message=get_str(terminated, "message").strip(),
+        message=message,
         exit_code=get_int(terminated, "exitCode"),
+        termination_message=message,
         since=when,
     )
 

@@ -44,6 +44,7 @@ def test_a_crash_loop_names_its_pod_container_exit_code_and_restarts() -> None:
         container="app",
         exit_code=last["exitCode"],
         restarts=status["restartCount"],
+        termination_message=last.get("message", ""),
         since=stamp(last["finishedAt"]),
     )
 
@@ -62,8 +63,12 @@ def test_a_failed_job_gives_its_own_reason_and_the_pod_it_ended_on() -> None:
         container="migrate",
         exit_code=exit_["exitCode"],
         restarts=_container(last)["restartCount"],
+        # The container's own last words, beside the Job's message (the rule's).
+        termination_message=exit_["message"],
         since=terminated.finish_time,
     )
+    stored = terminated.evidence.to_dict()
+    assert exit_["message"] and stored["terminationMessage"] == exit_["message"]
 
 
 def test_an_unschedulable_pod_gives_the_schedulers_reason_and_message() -> None:
