@@ -22,6 +22,7 @@ Such a target is never active and not ready, so the readiness timeout never appl
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import replace
 from datetime import datetime
 
 from tiltrun.api.model import Active, Evidence, TargetState, Terminated, Waiting
@@ -31,6 +32,7 @@ from tiltrun.judge.health import (
     HealthVerdict,
     being_deleted,
     find_condition,
+    stale_facts,
     stale_generation,
     transition,
 )
@@ -63,10 +65,11 @@ def judge(
 ) -> tuple[HealthVerdict, bool]:
     """The verdict on ``obj`` and whether its owned pods' fatal signals count."""
     if being_deleted(obj):
-        return HealthVerdict.in_progress("being deleted"), False
+        deleting = Evidence(reason="Deleting")
+        return HealthVerdict.in_progress("being deleted", facts=deleting), False
     stale = stale_generation(obj)
     if stale:
-        return HealthVerdict.in_progress(stale), False
+        return HealthVerdict.in_progress(stale, facts=stale_facts(stale)), False
     check = checks.find(obj)
     if check is not None:
         return evaluate(check, obj), check.fail_on_owned_pods
@@ -79,13 +82,18 @@ def to_state(obj: Obj, verdict: HealthVerdict, *, job: bool = False) -> TargetSt
     """The target state a verdict gives (the table in the module docstring)."""
     born = time_or(created(obj))
     since = time_or(verdict.since, born)
+    # The rule's facts (a condition's reason and message); without them, kstatus's word
+    # for the verdict with the rule's own sentence as the message.
     if verdict.health is Health.IN_PROGRESS:
-        # kstatus's words for the evidence: the rule's own sentence is the message.
-        facts = Evidence(reason="InProgress", message=verdict.reason, since=verdict.since)
+        facts = verdict.facts or Evidence(
+            reason="InProgress", message=verdict.reason, since=verdict.since
+        )
         return TargetState(waiting=Waiting(since, verdict.reason, facts))
     if verdict.health is Health.FAILED:
         start = min(born, since)
-        facts = Evidence(reason="Failed", message=verdict.reason, since=since)
+        facts = verdict.facts or Evidence(reason="Failed", message=verdict.reason)
+        if facts.since is None:
+            facts = replace(facts, since=since)
         return TargetState(terminated=Terminated(start, since, verdict.reason, facts))
     if job:
         return TargetState(terminated=Terminated(min(born, since), since))

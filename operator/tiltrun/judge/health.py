@@ -16,6 +16,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 
+from tiltrun.api.model import Evidence
 from tiltrun.judge.objects import (
     Obj,
     describe,
@@ -42,24 +43,31 @@ class HealthVerdict:
     ``reason`` is the waiting reason (in progress) or the error (failed); empty when
     current. ``since`` is when the object got into this state, read from the object
     (the transition time of the condition the verdict rests on), ``None`` when the
-    object does not say: the caller falls back to its creation time.
+    object does not say: the caller falls back to its creation time. ``facts`` is the
+    same as fields (docs/api.md, "Evidence"): the word of the rule or of the condition
+    the verdict rests on (``IssuerNotReady``, ``GenerationNotObserved``) and its message.
     """
 
     health: Health
     reason: str = ""
     since: datetime | None = None
+    facts: Evidence | None = None
 
     @classmethod
     def current(cls, since: datetime | None = None) -> HealthVerdict:
         return cls(Health.CURRENT, "", since)
 
     @classmethod
-    def in_progress(cls, reason: str, since: datetime | None = None) -> HealthVerdict:
-        return cls(Health.IN_PROGRESS, reason, since)
+    def in_progress(
+        cls, reason: str, since: datetime | None = None, *, facts: Evidence | None = None
+    ) -> HealthVerdict:
+        return cls(Health.IN_PROGRESS, reason, since, facts)
 
     @classmethod
-    def failed(cls, reason: str, since: datetime | None = None) -> HealthVerdict:
-        return cls(Health.FAILED, reason, since)
+    def failed(
+        cls, reason: str, since: datetime | None = None, *, facts: Evidence | None = None
+    ) -> HealthVerdict:
+        return cls(Health.FAILED, reason, since, facts)
 
 
 #: A health rule: the verdict on one object (each kind's ``rule`` in ``kinds``).
@@ -90,6 +98,22 @@ def condition_text(entry: Obj) -> str:
     head = f"{get_str(entry, 'type') or '?'}={condition_status(entry)}"
     detail = describe(get_str(entry, "reason"), get_str(entry, "message"))
     return f"{head}: {detail}" if detail else head
+
+
+def condition_facts(entry: Obj) -> Evidence:
+    """A condition as evidence: its reason word (else its type and status, ``ReadyFalse``),
+    its message and its transition time."""
+    word = get_str(entry, "reason").strip()
+    return Evidence(
+        reason=word or f"{get_str(entry, 'type') or 'Condition'}{condition_status(entry)}",
+        message=get_str(entry, "message").strip(),
+        since=transition(entry),
+    )
+
+
+def stale_facts(why: str) -> Evidence:
+    """The evidence of a status (or condition) that describes an older spec."""
+    return Evidence(reason="GenerationNotObserved", message=why)
 
 
 def transition(entry: Obj | None) -> datetime | None:

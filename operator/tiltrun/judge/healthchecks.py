@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 
 from tiltrun.api.healthcheck import HealthCheck
+from tiltrun.api.model import Evidence
 from tiltrun.judge.cel import CelError, bind, compile_error, compile_expression
 from tiltrun.judge.health import HealthVerdict, find_condition, latest_transition, telling_words
 from tiltrun.judge.health import transition as condition_time
@@ -93,17 +94,28 @@ def evaluate(check: HealthCheck, obj: Obj) -> HealthVerdict:
             holds = compile_expression(text).evaluate(bound)
         except CelError as err:
             where = f"{check.source}.{name}" if check.source else name
-            return HealthVerdict.in_progress(f"health check error: {where} {_quote(text)}: {err}")
+            error = f"{where} {_quote(text)}: {err}"
+            return HealthVerdict.in_progress(
+                f"health check error: {error}",
+                facts=Evidence(reason="HealthCheckError", message=error),
+            )
         if not holds:
             continue
         words = telling_words(obj)
+        facts = Evidence(reason=_WORDS[name], message=words, since=_since(obj))
         if name == "failed":
             error = f"health check failed: {text}"
-            return HealthVerdict.failed(f"{error}: {words}" if words else error, _since(obj))
+            return HealthVerdict.failed(_with(error, words), _since(obj), facts=facts)
         if name == "inProgress":
-            return HealthVerdict.in_progress(_with("in progress", words), _since(obj))
+            return HealthVerdict.in_progress(_with("in progress", words), _since(obj), facts=facts)
         return HealthVerdict.current(_since(obj))
-    return HealthVerdict.in_progress(_with("not current yet", telling_words(obj)), _since(obj))
+    words = telling_words(obj)
+    facts = Evidence(reason="HealthCheckNotCurrent", message=words, since=_since(obj))
+    return HealthVerdict.in_progress(_with("not current yet", words), _since(obj), facts=facts)
+
+
+#: The evidence's reason word when an expression holds (docs/api.md, "Evidence").
+_WORDS = {"failed": "HealthCheckFailed", "inProgress": "HealthCheckInProgress", "current": ""}
 
 
 def _with(head: str, words: str) -> str:

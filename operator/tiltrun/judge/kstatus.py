@@ -19,14 +19,17 @@ Failure is checked first, as everywhere in the judgement.
 
 from __future__ import annotations
 
+from tiltrun.api.model import Evidence
 from tiltrun.judge.health import (
     HealthVerdict,
+    condition_facts,
     condition_status,
     condition_text,
     find_condition,
     has_status,
     latest_transition,
     stale_condition,
+    stale_facts,
     stale_generation,
     transition,
 )
@@ -49,10 +52,10 @@ NO_STATUS = "no status yet: its controller has not reported on it"
 def judge(obj: Obj) -> HealthVerdict:
     """The kstatus verdict on ``obj`` (the rules in the module docstring)."""
     if not has_status(obj):
-        return HealthVerdict.in_progress(NO_STATUS)
+        return HealthVerdict.in_progress(NO_STATUS, facts=Evidence(reason="NoStatus"))
     stale = stale_generation(obj)
     if stale:
-        return HealthVerdict.in_progress(stale)
+        return HealthVerdict.in_progress(stale, facts=stale_facts(stale))
 
     stalled = find_condition(obj, "Stalled")
     if (
@@ -60,25 +63,30 @@ def judge(obj: Obj) -> HealthVerdict:
         and condition_status(stalled) == "True"
         and not stale_condition(obj, stalled)
     ):
-        return HealthVerdict.failed(condition_text(stalled), transition(stalled))
+        return HealthVerdict.failed(
+            condition_text(stalled), transition(stalled), facts=condition_facts(stalled)
+        )
 
     ready = find_condition(obj, "Ready")
     if ready is not None:
         old = stale_condition(obj, ready)
         if old:
-            return HealthVerdict.in_progress(old, transition(ready))
+            return HealthVerdict.in_progress(old, transition(ready), facts=stale_facts(old))
         value = condition_status(ready)
         if value == "True":
             return HealthVerdict.current(transition(ready))
+        facts = condition_facts(ready)
         if value == "False" and is_terminal(obj, get_str(ready, "reason")):
-            return HealthVerdict.failed(condition_text(ready), transition(ready))
-        return HealthVerdict.in_progress(condition_text(ready), transition(ready))
+            return HealthVerdict.failed(condition_text(ready), transition(ready), facts=facts)
+        return HealthVerdict.in_progress(condition_text(ready), transition(ready), facts=facts)
 
     reconciling = find_condition(obj, "Reconciling")
     if reconciling is not None and condition_status(reconciling) == "True":
         old = stale_condition(obj, reconciling)
         return HealthVerdict.in_progress(
-            old or condition_text(reconciling), transition(reconciling)
+            old or condition_text(reconciling),
+            transition(reconciling),
+            facts=stale_facts(old) if old else condition_facts(reconciling),
         )
     return HealthVerdict.current(latest_transition(obj))
 

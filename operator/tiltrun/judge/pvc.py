@@ -14,6 +14,7 @@ say so (that is in the StorageClass and in Events), docs/api.md does.
 
 from __future__ import annotations
 
+from tiltrun.api.model import Evidence
 from tiltrun.judge.health import HealthVerdict
 from tiltrun.judge.objects import Obj, get_str
 
@@ -25,9 +26,11 @@ def judge(obj: Obj) -> HealthVerdict:
         return HealthVerdict.current()
     if phase == "Lost":
         volume = get_str(obj, "spec", "volumeName") or "(unnamed)"
-        return HealthVerdict.failed(f"Lost: the claim's volume {volume} no longer exists")
+        gone = f"the claim's volume {volume} no longer exists"
+        return HealthVerdict.failed(f"Lost: {gone}", facts=Evidence(reason="Lost", message=gone))
     storage_class = get_str(obj, "spec", "storageClassName")
     word = phase or "Pending"
+    where = f"storage class {storage_class}" if storage_class else ""
     return HealthVerdict.in_progress(
-        f"{word} (storage class {storage_class})" if storage_class else word
+        f"{word} ({where})" if where else word, facts=Evidence(reason=word, message=where)
     )

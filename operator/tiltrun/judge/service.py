@@ -12,6 +12,7 @@ balancer says so only in Events, so the run's timeout ends the wait, naming it.
 
 from __future__ import annotations
 
+from tiltrun.api.model import Evidence
 from tiltrun.judge.health import HealthVerdict
 from tiltrun.judge.objects import Obj, get_maps, get_str
 
@@ -23,4 +24,6 @@ def judge(obj: Obj) -> HealthVerdict:
     for entry in get_maps(obj, "status", "loadBalancer", "ingress"):
         if get_str(entry, "ip") or get_str(entry, "hostname"):
             return HealthVerdict.current()
-    return HealthVerdict.in_progress("no load-balancer address yet")
+    return HealthVerdict.in_progress(
+        "no load-balancer address yet", facts=Evidence(reason="NoLoadBalancerAddress")
+    )

@@ -312,3 +312,48 @@ def test_the_objects_own_failure_comes_before_its_pods() -> None:
     obj["status"] = unrecoverable["status"]
     _, error = verdict(classify(obj, Related(pods=pods)))
     assert error.startswith("health check failed")
+
+
+EVIDENCE = [
+    # (fixture, the evidence's reason word, the condition whose reason and message it is)
+    ("crd-installing", "Installing", "Established"),
+    ("crd-names-not-accepted", "SingularConflict", "NamesAccepted"),
+    ("kstatus-flux-helmrelease-stalled", "RetriesExceeded", "Stalled"),
+    ("kstatus-certificaterequest-failed", "Failed", "Ready"),
+    ("kstatus-certificaterequest-pending", "Pending", "Ready"),
+    ("kstatus-flux-kustomization-reconciling", "Progressing", "Ready"),
+    ("kstatus-knative-configuration-failed", "RevisionFailed", "Ready"),
+    # The rule's own word where no condition says it.
+    ("pvc-pending", "Pending", None),
+    ("pvc-lost", "Lost", None),
+    ("service-loadbalancer-pending", "NoLoadBalancerAddress", None),
+    ("kstatus-widget-no-status", "NoStatus", None),
+    ("kstatus-flux-kustomization-stale", "GenerationNotObserved", None),
+    ("kstatus-issuer-stale-ready", "GenerationNotObserved", None),
+    ("argo-rollout-stale", "GenerationNotObserved", None),
+    # A CEL rule: which expression held; the object's own words are the message.
+    ("certificate-no-status", "HealthCheckNotCurrent", None),
+    ("certificate-issuing", "HealthCheckInProgress", None),
+    ("cnpg-cluster-unrecoverable", "HealthCheckFailed", None),
+    ("argo-rollout-degraded", "HealthCheckFailed", None),
+]
+
+
+@pytest.mark.parametrize(("fixture", "reason", "condition"), EVIDENCE)
+def test_the_evidence_names_what_the_verdict_rests_on(
+    fixture: str, reason: str, condition: str | None
+) -> None:
+    """Not a generic InProgress/Failed: the condition's own reason and message, or the
+    rule's word, so that tools read why without parsing the sentence."""
+    obj, _ = load(fixture)
+    state = state_of(fixture)
+    part = state.waiting or state.terminated
+    assert part is not None and part.evidence is not None
+    assert part.evidence.reason == reason
+    if condition is not None:
+        (entry,) = [c for c in obj["status"]["conditions"] if c["type"] == condition]
+        assert (entry["reason"], entry["message"]) == (reason, part.evidence.message)
+        assert part.evidence.since == stamp(entry["lastTransitionTime"])
+    if reason.startswith("HealthCheck"):
+        sentence = verdict(state)[1]
+        assert part.evidence.message and sentence.endswith(part.evidence.message)
