@@ -24,6 +24,8 @@ import json
 from collections.abc import Mapping
 from typing import Any
 
+import orjson
+
 Obj = dict[str, Any]
 
 #: The whole status, serialised as JSON (ASCII-escaped, the largest encoding any client
@@ -63,7 +65,7 @@ def fit(status: Obj, budget: int = STATUS_BUDGET_BYTES) -> Obj:
     ``status`` is what ``desired_status`` composes (its ``targets`` are ``Target.to_dict``
     values). The input is not modified.
     """
-    if _within_limits(status) and _size(status) <= budget:
+    if _within_limits(status) and (_surely_within(status, budget) or _size(status) <= budget):
         return status  # the usual case, checked without copying anything
     shortened: list[str] = []
     out = dict(status)
@@ -309,6 +311,26 @@ def _truncation(targets: list[Obj], *, listed: int, shortened: list[str]) -> Obj
     if shortened:
         out["shortened"] = shortened
     return out
+
+
+#: How many bytes of ``_size``'s encoding one byte of compact UTF-8 JSON can become at
+#: most: an ASCII control character is escaped as six (``\u0000``); a separator of one
+#: byte becomes two (``", "``).
+_ESCAPE_FACTOR = 6
+
+
+def _surely_within(value: Any, budget: int) -> bool:
+    """True when ``value`` certainly fits ``budget``, judged from orjson's compact encoding.
+
+    It takes a tenth of the time of ``_size``, which a status of a few targets would
+    otherwise pay on every recompute; False when unsure (or when orjson cannot encode
+    ``value``: an integer beyond 64 bits, say), and ``_size`` decides.
+    """
+    try:
+        compact = orjson.dumps(value)
+    except TypeError:
+        return False
+    return len(compact) * _ESCAPE_FACTOR <= budget
 
 
 def _size(value: Any) -> int:

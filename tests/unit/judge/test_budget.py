@@ -32,6 +32,7 @@ from tiltrun.judge.budget import (
     ERROR_CHARS,
     STATUS_BUDGET_BYTES,
     SUMMARY_CHARS,
+    _surely_within,
     clip,
     fit,
     refused,
@@ -320,3 +321,26 @@ def test_a_refused_status_lists_no_target_and_quotes_the_api_server() -> None:
     assert out["truncation"]["targetCounts"]["waiting"] == 10
     assert out["truncation"]["writeRefused"].startswith("etcdserver: request is too large")
     assert len(out["truncation"]["writeRefused"]) <= 1024
+
+
+_JSON = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(),
+    lambda inner: st.lists(inner, max_size=5) | st.dictionaries(st.text(), inner, max_size=5),
+    max_leaves=30,
+)
+
+
+@given(value=_JSON, budget=st.integers(min_value=0, max_value=4096))
+def test_the_quick_size_check_never_says_fits_when_the_exact_one_says_not(
+    value: Any, budget: int
+) -> None:
+    # Any JSON, control characters and integers beyond 64 bits included.
+    if _surely_within(value, budget):
+        assert len(json.dumps(value)) <= budget
+
+
+def test_the_quick_size_check_answers_for_an_ordinary_status() -> None:
+    status = {"summary": "1 target up", "targets": [{"name": "deployment/web", "type": "server"}]}
+    assert _surely_within(status, STATUS_BUDGET_BYTES)
+    assert not _surely_within(status, len(json.dumps(status)) - 1)
+    assert not _surely_within({"n": 2**70}, STATUS_BUDGET_BYTES)  # orjson cannot: unsure
