@@ -13,10 +13,9 @@ What is written when:
 - a change of **phase** (a target waiting, active, ready, terminated, disabled, added
   or removed; the run done, failed, or its conditions' status) is written at once;
 - a change of **wording only** (a reason, a message, a count inside one, ``readySince``,
-  the summary) waits ``WORDING_DELAY`` for a phase change to carry it (a pod's
-  ``ContainerCreating`` is followed by its start within a second, most of the time),
-  and is written at most once per ``REASON_INTERVAL`` per run: when both have passed,
-  with whatever the status is by then (docs/api.md states the bounds);
+  the summary) is written at most once per ``REASON_INTERVAL`` per run: at once when
+  the run's last write is older than that, else when the interval has passed, with
+  whatever the status is by then (docs/api.md states the bound);
 - a status equal to the stored one is never written.
 
 Nothing is judged until every informer has listed its kind once (``expect`` /
@@ -69,9 +68,6 @@ log = logging.getLogger(__name__)
 COALESCE_SECONDS = 0.02
 #: A change of wording only is written at most this often per run (docs/api.md).
 REASON_INTERVAL = 5.0
-#: ...and not before it is this old: a phase change that follows it this soon carries it,
-#: one PATCH instead of two (docs/api.md).
-WORDING_DELAY = 1.0
 #: A failed PATCH is retried after 1 s, then twice as long each time, up to a minute.
 RETRY_SECONDS = 1.0
 RETRY_MAX_SECONDS = 60.0
@@ -92,7 +88,6 @@ class Engine:
         pid: int | None = None,
         coalesce: float = COALESCE_SECONDS,
         reason_interval: float = REASON_INTERVAL,
-        wording_delay: float = WORDING_DELAY,
         limit: AdaptiveLimit | None = None,
         on_patch: Callable[[RunKey, float], None] | None = None,
         on_reconcile: Callable[[RunKey, float, Outcome], None] | None = None,
@@ -113,9 +108,6 @@ class Engine:
         self._pid = os.getpid() if pid is None else pid
         self._coalesce = coalesce
         self._reason_interval = reason_interval
-        self._wording_delay = wording_delay
-        # When the wording the stored status lacks was first computed, per run.
-        self._wording_since: dict[RunKey, float] = {}
         self._on_patch = on_patch
         # Called after each recompute with the seconds the judgement took (no I/O in it).
         self._on_reconcile = on_reconcile
@@ -343,7 +335,6 @@ class Engine:
             self._refused,
             self._last_event,
             self._last_write,
-            self._wording_since,
         ):
             table.pop(key, None)
         self._last_targets.pop(key, None)
@@ -447,16 +438,11 @@ class Engine:
         wanted = comparable(desired.status)
         if wanted == stored or wanted == self._refused.get(key):
             # Stored already, or refused already: the same again would be refused again.
-            self._wording_since.pop(key, None)
             self._last_targets[key] = targets
             self._settled.add(key)
             return
         if not phase_changed(stored, wanted):
-            since = self._wording_since.setdefault(key, loop.time())
-            due = max(
-                self._last_write.get(key, -math.inf) + self._reason_interval,
-                since + self._wording_delay,
-            )
+            due = self._last_write.get(key, -math.inf) + self._reason_interval
             if loop.time() < due:
                 self._defer(key, due - loop.time())
                 self._last_targets[key] = targets
@@ -483,7 +469,6 @@ class Engine:
         self._patch_failures.pop(key, None)
         self._refused.pop(key, None)
         self._last_write[key] = began
-        self._wording_since.pop(key, None)
         deferred = self._deferred.pop(key, None)
         if deferred:
             deferred.cancel()  # this write carries whatever was waiting
