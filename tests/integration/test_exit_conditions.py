@@ -255,6 +255,17 @@ def test_stable_for_delays_success_and_a_flap_restarts_the_window(
     assert _seconds_between(ready_since, done_at) >= 15
 
 
+def _pods_failing_to_pull(cluster: Cluster, namespace: str) -> list[str]:
+    """Names of the pods in ``namespace`` whose container waits on an image pull error."""
+    return [
+        pod["metadata"]["name"]
+        for pod in cluster.get("pods", "-n", namespace)["items"]
+        for container in (pod.get("status") or {}).get("containerStatuses") or []
+        if ((container.get("state") or {}).get("waiting") or {}).get("reason")
+        in ("ErrImagePull", "ImagePullBackOff")
+    ]
+
+
 def _later_of_now_and(ready_since: str) -> str:
     """Now, or one second after ``ready_since`` if that is later, as the API writes times."""
     from datetime import UTC, datetime, timedelta
@@ -278,14 +289,17 @@ def test_two_failing_workloads_are_both_named(
     cluster: Cluster, namespace: str, operator: OperatorProcess
 ) -> None:
     pull = {"fake.tilt.dev/behavior": "image-pull-error"}
+    # Both failing before the run starts: applied together, one pod can start failing
+    # more than the grace period after the other, and the run ends on the first alone.
     cluster.apply(
-        [
-            tiltrun("two", ci={"gracePeriod": "3s"}),
-            deployment("web", "two", pod_labels=pull),
-            deployment("api", "two", pod_labels=pull),
-        ],
+        [deployment("web", "two", pod_labels=pull), deployment("api", "two", pod_labels=pull)],
         namespace,
     )
+    wait_for(
+        lambda: len(_pods_failing_to_pull(cluster, namespace)) == 2,
+        what="both pods failing to pull their image",
+    )
+    cluster.apply([tiltrun("two", ci={"gracePeriod": "3s"})], namespace)
     status = finished(cluster, namespace, "two")
     lines = status["error"].splitlines()
     assert {line.split(":")[0] for line in lines if not line.startswith(" ")} == {
