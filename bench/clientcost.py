@@ -26,34 +26,14 @@ import asyncio
 import json
 import multiprocessing
 import resource
-import ssl
 import time
 import uuid
 from typing import Any
 
-import aiohttp
-from kubernetes.aio import client, config
 from kubernetes.aio import watch as aio_watch
 
-from bench.kube import connect, create, delete, list_objects, patch, watch_lines
+from bench.kube import connect, create, delete, list_objects, patch, raw_session, watch_lines
 from tiltrun.judge.kinds import DEPLOYMENT, NAMESPACE, POD, Kind
-
-
-async def _session(kubeconfig: str) -> aiohttp.ClientSession:
-    """A plain aiohttp session with the kubeconfig's server, TLS and credentials."""
-    cfg = client.Configuration()
-    await config.load_kube_config(  # type: ignore[no-untyped-call]
-        config_file=kubeconfig, client_configuration=cfg, persist_config=False
-    )
-    context = ssl.create_default_context(cafile=cfg.ssl_ca_cert)
-    if cfg.cert_file:
-        context.load_cert_chain(cfg.cert_file, cfg.key_file)
-    token = await cfg.get_api_key_with_prefix("BearerToken")
-    return aiohttp.ClientSession(
-        base_url=str(cfg.host).rstrip("/"),
-        connector=aiohttp.TCPConnector(ssl=context, limit=64),
-        headers={"Authorization": str(token)} if token else {},
-    )
 
 
 def _cpu() -> float:
@@ -103,7 +83,7 @@ async def _watch_events(
             params = {"watch": "1", "resourceVersion": version, "allowWatchBookmarks": "true"}
             path = f"/api/v1/namespaces/{namespace}/pods"
             async with (
-                await _session(kubeconfig) as session,
+                await raw_session(kubeconfig) as session,
                 session.get(path, params=params) as resp,
             ):
                 while line := await resp.content.readline():
@@ -158,7 +138,7 @@ async def _drive(kubeconfig: str, namespace: str, pods: int) -> None:
 async def _poll(
     kubeconfig: str, namespace: str, how: str, requests: int, width: int
 ) -> dict[str, Any]:
-    async with await connect(kubeconfig) as kube, await _session(kubeconfig) as session:
+    async with await connect(kubeconfig) as kube, await raw_session(kubeconfig) as session:
         selector = "app=cost"
         began = _cpu()
         t0 = time.monotonic()

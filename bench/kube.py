@@ -17,10 +17,12 @@ from __future__ import annotations
 import asyncio
 import json
 import re
+import ssl
 from collections.abc import AsyncIterator
 from functools import cached_property
 from typing import Any
 
+import aiohttp
 from kubernetes.aio import client, config
 from kubernetes.aio.client.exceptions import ApiException
 
@@ -193,3 +195,20 @@ async def watch_lines(
             yield line
     finally:
         response.release()
+
+
+async def raw_session(kubeconfig: str) -> aiohttp.ClientSession:
+    """A plain aiohttp session with the kubeconfig's server, TLS and credentials."""
+    cfg = client.Configuration()
+    await config.load_kube_config(  # type: ignore[no-untyped-call]
+        config_file=kubeconfig, client_configuration=cfg, persist_config=False
+    )
+    context = ssl.create_default_context(cafile=cfg.ssl_ca_cert)
+    if cfg.cert_file:
+        context.load_cert_chain(cfg.cert_file, cfg.key_file)
+    token = await cfg.get_api_key_with_prefix("BearerToken")
+    return aiohttp.ClientSession(
+        base_url=str(cfg.host).rstrip("/"),
+        connector=aiohttp.TCPConnector(ssl=context, limit=64),
+        headers={"Authorization": str(token)} if token else {},
+    )

@@ -67,7 +67,7 @@ log = logging.getLogger(__name__)
 #: dozens of pod updates cost one recompute and at most one PATCH per run.
 COALESCE_SECONDS = 0.02
 #: A change of wording only is written at most this often per run (docs/api.md).
-REASON_INTERVAL = 5.0
+REASON_INTERVAL = 10.0
 #: A failed PATCH is retried after 1 s, then twice as long each time, up to a minute.
 RETRY_SECONDS = 1.0
 RETRY_MAX_SECONDS = 60.0
