@@ -281,6 +281,7 @@ class Harness:
         busy: int = 0,
         pass_id: str = "bench",
         restart_pods: int = 0,
+        live_only: bool = False,
     ) -> None:
         self.scn = scenario
         self.cluster = cluster
@@ -290,6 +291,7 @@ class Harness:
         self.busy = busy
         self.pass_id = pass_id
         self.restart_pods = restart_pods
+        self.live_only = live_only
         self.selector = f"{PASS_LABEL}={pass_id}"
         self.started = Started()
         self.obs = Observed(pass_name=kind.name, busy=busy, operators=kind.operators)
@@ -341,7 +343,11 @@ class Harness:
             sampler = asyncio.create_task(self._sample())
         await self._park()
         await self._live()
-        if self.kind.operators:
+        if self.kind.operators and self.live_only:
+            assert sampler is not None
+            sampler.cancel()
+            await self._stop_operators("operator-1")
+        elif self.kind.operators:
             await self._rollout()
             await self._idle()
             assert sampler is not None

@@ -208,13 +208,14 @@ def _operator(
 
     startup = []
     never_correct = []
-    t0 = marks["operator-2-start"].mono
-    for run in scenario.runs:
-        t = correct_at(rep, again(run.name), t0, ci=True)
-        if t is None:
-            never_correct.append(again(run.name))
-        else:
-            startup.append(t - t0)
+    if "operator-2-start" in marks:  # not in a pass of the park and live phases only
+        t0 = marks["operator-2-start"].mono
+        for run in scenario.runs:
+            t = correct_at(rep, again(run.name), t0, ci=True)
+            if t is None:
+                never_correct.append(again(run.name))
+            else:
+                startup.append(t - t0)
 
     samples = obs.operator_samples
     idle = samples.get("idle", {})
