@@ -727,19 +727,26 @@ class Harness:
             await asyncio.sleep(3 + count / 10)
             return
         offset = self._audit_offset
-        opened = 0
 
         async def watching() -> bool:
-            nonlocal offset, opened
+            # Read again from where the live phase began each time: a log rotated between
+            # a read and the next would otherwise lose what was written in between (a
+            # shared test cluster's log rotates at 200 MB), and each watch counts once.
             requests = audit.read_requests(log_path, offset=offset)
-            offset = audit.log_size(log_path)
-            opened += sum(
+            opened[0] = sum(
                 r.user == identities.KUBECTL_WAIT and r.verb == "watch" and r.received >= since
                 for r in requests
             )
-            return opened >= count
+            return opened[0] >= count
 
-        await self._until(watching, f"{count} kubectl waiters to open their watches", 120)
+        opened = [0]
+        if not await self._until(
+            watching, f"{count} kubectl waiters to open their watches", 120, required=False
+        ):
+            raise RuntimeError(
+                f"{self.scn.label} {self.kind.name}: {opened[0]} of {count} kubectl waiters "
+                f"opened their watch in 120 s (audit log {log_path})"
+            )
 
     def _start_pollers(self) -> list[tuple[float, subprocess.Popen[bytes]]]:
         out = []
