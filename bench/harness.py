@@ -343,19 +343,17 @@ class Harness:
             sampler = asyncio.create_task(self._sample())
         await self._park()
         await self._live()
-        if self.kind.operators and self.live_only:
+        if self.kind.operators:
+            if not self.live_only:
+                await self._rollout()
+                await self._idle()
             assert sampler is not None
             sampler.cancel()
             await self._stop_operators("operator-1")
-        elif self.kind.operators:
-            await self._rollout()
-            await self._idle()
-            assert sampler is not None
-            sampler.cancel()
-            await self._stop_operators("operator-1")
-            await self._startup()
-            if self.restart_pods:
-                await self._restart()
+            if not self.live_only:
+                await self._startup()
+                if self.restart_pods:
+                    await self._restart()
         self.started.stop(watcher)
 
     async def delete_namespaces(self) -> None:
@@ -727,24 +725,25 @@ class Harness:
             await asyncio.sleep(3 + count / 10)
             return
         offset = self._audit_offset
+        opened = 0
 
         async def watching() -> bool:
             # Read again from where the live phase began each time: a log rotated between
             # a read and the next would otherwise lose what was written in between (a
             # shared test cluster's log rotates at 200 MB), and each watch counts once.
+            nonlocal opened
             requests = audit.read_requests(log_path, offset=offset)
-            opened[0] = sum(
+            opened = sum(
                 r.user == identities.KUBECTL_WAIT and r.verb == "watch" and r.received >= since
                 for r in requests
             )
-            return opened[0] >= count
+            return opened >= count
 
-        opened = [0]
         if not await self._until(
             watching, f"{count} kubectl waiters to open their watches", 120, required=False
         ):
             raise RuntimeError(
-                f"{self.scn.label} {self.kind.name}: {opened[0]} of {count} kubectl waiters "
+                f"{self.scn.label} {self.kind.name}: {opened} of {count} kubectl waiters "
                 f"opened their watch in 120 s (audit log {log_path})"
             )
 

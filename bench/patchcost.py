@@ -1,7 +1,7 @@
 """What one TiltRun status PATCH costs the API server, in CPU seconds.
 
 ``python -m bench.patchcost`` starts a dev cluster of its own (``--name``, stopped at the
-end unless ``--keep-cluster``), or uses ``--kubeconfig``'s dev cluster, and sends
+end unless ``--keep-cluster``; one already up under that name is used and left up), sends
 ``--requests`` status PATCHes to one TiltRun, one at a time, the status alternating
 between two shapes of a run of ten targets as the operator writes them (waiting targets
 with their evidence, three conditions). It reads the kube-apiserver's CPU time from

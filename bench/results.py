@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 from collections import Counter, defaultdict
+from collections.abc import Callable
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -128,14 +129,7 @@ def _restart(scenario: Scenario, obs: Observed, rep: Replay) -> dict[str, Any] |
     """The restart phase: from the third operator's start to every run's correct status."""
     if "operator-3-start" not in obs.marks:
         return None
-    t0 = obs.marks["operator-3-start"].mono
-    times, never = [], []
-    for run in scenario.runs:
-        t = correct_at(rep, restarted(run.name), t0, ci=True)
-        if t is None:
-            never.append(restarted(run.name))
-        else:
-            times.append(t - t0)
+    times, never = _first_correct(scenario, rep, obs.marks["operator-3-start"], restarted)
     three = obs.operator_samples.get("operator-3", {})
     return {
         "pods": obs.restart_pods,
@@ -206,16 +200,10 @@ def _operator(
             if final.phases != judged:
                 wrong_final.append(f"{run.name}: status {final.phases} but workloads {judged}")
 
-    startup = []
-    never_correct = []
+    startup: list[float] = []
+    never_correct: list[str] = []
     if "operator-2-start" in marks:  # not in a pass of the park and live phases only
-        t0 = marks["operator-2-start"].mono
-        for run in scenario.runs:
-            t = correct_at(rep, again(run.name), t0, ci=True)
-            if t is None:
-                never_correct.append(again(run.name))
-            else:
-                startup.append(t - t0)
+        startup, never_correct = _first_correct(scenario, rep, marks["operator-2-start"], again)
 
     samples = obs.operator_samples
     idle = samples.get("idle", {})
@@ -245,6 +233,21 @@ def _operator(
         "status_changes_by_run": {run: len(v) for run, v in sorted(rep.changes.items())},
         "status_patches_metric": obs.operator_patches_metric,
     }
+
+
+def _first_correct(
+    scenario: Scenario, rep: Replay, start: Mark, name_of: Callable[[str], str]
+) -> tuple[list[float], list[str]]:
+    """Seconds from ``start`` to each run's first correct status (under ``name_of`` its
+    name), and the runs that never got one."""
+    times, never = [], []
+    for run in scenario.runs:
+        t = correct_at(rep, name_of(run.name), start.mono, ci=True)
+        if t is None:
+            never.append(name_of(run.name))
+        else:
+            times.append(t - start.mono)
+    return times, never
 
 
 def _live_cpu(obs: Observed, rep: Replay) -> dict[str, float | None] | None:
