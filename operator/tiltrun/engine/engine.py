@@ -23,7 +23,7 @@ Nothing is judged until every informer has listed its kind once (``expect`` /
 election (``follow`` / ``lead``) a standby keeps its Store current but judges and writes
 nothing until it leads; it then reads what the old leader stored, so startTime, finished
 results and the Events already posted carry over. Everything
-runs on one event loop: informers and kopf's async handler call in on it, so the
+runs on one event loop: the informers (TiltRuns among them) call in on it, so the
 Store is never read and written at once.
 """
 
@@ -33,7 +33,7 @@ import asyncio
 import logging
 import math
 import os
-from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from datetime import UTC, datetime
 from functools import partial
 from typing import Any
@@ -42,7 +42,7 @@ from tiltrun.api.config import Unwatchable, warnings_for
 from tiltrun.api.healthcheck import HealthCheck
 from tiltrun.api.model import Target, parse_time
 from tiltrun.engine.limit import AdaptiveLimit
-from tiltrun.engine.store import Obj, RunKey, Store, run_key, same_object, uid_of_run
+from tiltrun.engine.store import Obj, RunKey, Store, run_key, same_object
 from tiltrun.engine.writer import Gone, Refused, Writer
 from tiltrun.judge.budget import refused
 from tiltrun.judge.exit import Outcome
@@ -142,9 +142,6 @@ class Engine:
         self._settled: set[RunKey] = set()
         self._expected: set[RunKey] | None = None
         self._ready = False
-        # uids of TiltRuns seen deleted, so a list taken before the deletion cannot
-        # bring one back.
-        self._deleted: set[str] = set()
         # Each run's health checks, by the generation of its spec they were read from.
         self._checks: dict[RunKey, tuple[int, HealthChecks]] = {}
         # Workload uid -> (store revision, health checks, its Target): each recompute
@@ -170,12 +167,36 @@ class Engine:
         nobody watched: it is dropped, and every run it touched is recomputed.
         """
         affected = self.store.replace(kind, namespace, objs)
+        self._has_listed(source)
+        self.mark(affected)
+
+    def replace_runs(self, source: str, namespace: str | None, runs: list[Obj]) -> None:
+        """A complete list of TiltRuns (in ``namespace``; all if ``None``) from ``source``.
+
+        A held run there that the list lacks (or lists under another uid) was deleted
+        while nobody watched: it is forgotten. The runs of a source's first list are the
+        ones ``/readyz`` waits for.
+        """
+        listed = {run_key(run): run for run in runs}
+        for key, held in list(self.store.runs.items()):
+            if namespace is not None and key[0] != namespace:
+                continue
+            fresh = listed.get(key)
+            if fresh is None or not same_object(held, fresh):
+                log.info("TiltRun %s/%s is gone (not in a fresh list): forgetting it", *key)
+                self.drop_run(key)
+        if source in self._unlisted:
+            self._expected = (self._expected or set()) | set(listed)
+        for run in runs:
+            self.observe_run(None, run)
+        self._has_listed(source)
+
+    def _has_listed(self, source: str) -> None:
         was_listed = self.listed
         self._unlisted.discard(source)
         if self.listed and not was_listed:
             log.info("every watched kind is listed: judging begins")
             self.mark(self.store.runs, force=True)
-        self.mark(affected)
 
     def observe(self, kind: str, event_type: str | None, obj: Obj) -> None:
         """A workload, ReplicaSet or pod was added, modified or deleted."""
@@ -189,20 +210,13 @@ class Engine:
         """A TiltRun was listed, added, modified or deleted."""
         key = run_key(run)
         held = self.store.runs.get(key)
-        # A TiltRun deleted and created again under the same name is a new run. kopf
-        # hands each object (by uid) its own worker, so the old one's DELETED may come
-        # after the new one's ADDED, or not at all after a watch gap.
+        # A TiltRun deleted and created again under the same name is a new run (its
+        # DELETED may have been lost in a watch gap: the relist that follows says so).
         replaced = held is not None and not same_object(held, run)
-        uid = uid_of_run(run)
         if event_type == "DELETED":
-            self._deleted.add(uid)
-            if len(self._deleted) > 10_000:
-                self._deleted.clear()  # a bound; the 404 of a status write still drops it
             if not replaced:
                 self.drop_run(key)
             return
-        if uid in self._deleted:
-            return  # a list older than its deletion
         if replaced:
             self._forget(key)
         self._last_event[key] = asyncio.get_running_loop().time()
@@ -267,25 +281,6 @@ class Engine:
         self._forget(key)
         if self._expected is not None:
             self._expected.discard(key)
-
-    def verify_runs(self, listed: Mapping[RunKey, str], sent_at: float) -> None:
-        """Drop the runs a LIST sent at loop time ``sent_at`` did not return.
-
-        ``listed`` maps each listed run to its uid. A held run missing from it (or listed
-        under another uid) whose last event came before the LIST was sent was deleted
-        while its DELETED event was lost; one whose event came later may be newer than
-        the list, and is kept.
-        """
-        for key, run in list(self.store.runs.items()):
-            if listed.get(key) == uid_of_run(run):
-                continue
-            if self._last_event.get(key, -math.inf) < sent_at:
-                log.info("TiltRun %s/%s is gone (not in a fresh list): forgetting it", *key)
-                self.drop_run(key)
-
-    def expect_runs(self, keys: Collection[RunKey]) -> None:
-        """The runs that exist at start-up: readiness waits for each one's status."""
-        self._expected = set(keys)
 
     def readiness(self) -> str | None:
         """Why the operator is not ready yet, or ``None`` when it is (``/readyz``).

@@ -1,14 +1,12 @@
-"""kopf handlers: start-up, cleanup, and the TiltRun resource.
+"""kopf handlers: start-up and cleanup.
 
-kopf runs the operator (login, signals, start-up and cleanup) and watches TiltRuns, with
-one ``async`` event handler: it runs on kopf's loop, with no thread in between. No
-finalizer and none of kopf's bookkeeping is written anywhere, so the operator never
+kopf runs the operator: login, signals, start-up and cleanup. It watches nothing: every
+kind the engine reads, TiltRuns included, comes through the operator's own informers
+(``watches.py``). kopf would spend milliseconds of per-object machinery on each event
+(most TiltRun events are the echoes of the operator's own status writes) and never say
+where a relist begins or ends (docs/architecture.md has the profile behind this choice).
+No finalizer and none of kopf's bookkeeping is written anywhere, so the operator never
 writes to a workload, and a TiltRun stays deletable while the operator is down.
-
-The kinds the engine judges (Deployments, Pods...) come through the operator's own
-informers (``watches.py``), not kopf: kopf would spend milliseconds of per-object
-machinery on each of their events and never say where a relist begins or ends
-(docs/architecture.md has the profile behind this choice).
 """
 
 from __future__ import annotations
@@ -21,12 +19,11 @@ from typing import Any
 
 import kopf
 
-from tiltrun.api.model import GROUP, PLURAL, VERSION
 from tiltrun.engine.engine import Engine
 from tiltrun.judge.kinds import BUILTIN, Kind, Registry
 from tiltrun.judge.projection import project
 from tiltrun.wiring.discovery import ServedKind
-from tiltrun.wiring.informer import Backoffs, Resource
+from tiltrun.wiring.informer import Resource
 from tiltrun.wiring.leader import LeaderElector, SessionLeaseApi
 from tiltrun.wiring.observability import Observability
 from tiltrun.wiring.session import ApiSession
@@ -72,37 +69,12 @@ def resources(kinds: Registry = BUILTIN) -> list[Resource]:
     return [resource(kind) for kind in kinds.watched]
 
 
-class NoDiffBase(kopf.DiffBaseStorage):
-    """No "last handled" state: only ``on.event`` handlers, which never need a diff.
-
-    kopf's default builds that state for every event by deep-copying the whole object:
-    a quarter of the CPU it spent per TiltRun event in the profile (docs/benchmark.md).
-    Nothing is read or stored, so the operator still writes nothing to a TiltRun.
-    """
-
-    def build(self, *, body: Any, extra_fields: Any = None) -> Any:
-        return {}
-
-    def fetch(self, *, body: Any) -> None:
-        return None
-
-    def store(self, *, body: Any, patch: Any, essence: Any) -> None:
-        return None
-
-
 def configure(settings: kopf.OperatorSettings) -> None:
-    """kopf's settings, all explicit."""
+    """kopf's settings, all explicit: it only runs the start-up and cleanup handlers."""
     settings.posting.enabled = False  # our own Events are about TiltRuns, not kopf's logs
-    settings.persistence.diffbase_storage = NoDiffBase()
     # kopf's peering stays off: replicas agree through the operator's own Lease
     # (--leader-elect, wiring/leader.py; docs/operations.md).
     settings.peering.standalone = True
-    settings.watching.server_timeout = 300
-    settings.watching.client_timeout = 330
-    # kopf's default retries (1, 1, 2, 3, 5, 8, 13, 21 s) left the TiltRun watch blind for
-    # up to 30 s after the API server came back; retry as the informers do, for ever.
-    settings.networking.error_backoffs = Backoffs()
-    settings.watching.reconnect_backoff = 0.2
     settings.scanning.disabled = True  # the CRD must exist at start; see preflight() in run.py
 
 
@@ -190,11 +162,3 @@ async def stop_engine(memo: kopf.Memo, **_: Any) -> None:
     observability = memo.get("observability")
     if observability is not None:
         await observability.stop()
-
-
-@kopf.on.event(GROUP, VERSION, PLURAL)
-async def tiltrun_event(event: kopf.RawEvent, memo: kopf.Memo, **_: Any) -> None:
-    """A TiltRun was listed, added, modified or deleted: on kopf's loop, no thread."""
-    engine = memo.get("engine")
-    if engine is not None:
-        engine.observe_run(event.get("type"), dict(event["object"]))

@@ -26,7 +26,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import random
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
@@ -115,7 +115,6 @@ class Informer:
         *,
         page_size: int = PAGE_SIZE,
         backoff: Backoff | None = None,
-        on_relist: Callable[[Informer], None] | None = None,
     ) -> None:
         self.resource = resource
         self.namespace = namespace
@@ -123,7 +122,6 @@ class Informer:
         self._sink = sink
         self._page_size = page_size
         self._backoff = backoff or Backoff()
-        self._on_relist = on_relist
         #: How many complete lists were delivered (the first, then every relist).
         self.lists = 0
         # The last resourceVersion seen (list, event or bookmark); None: list first.
@@ -183,8 +181,6 @@ class Informer:
             params = {"limit": str(self._page_size), "continue": str(token)}
         self._sink.replace(self.source, self.resource.kind, self.namespace, objs)
         self.lists += 1
-        if self.lists > 1 and self._on_relist is not None:
-            self._on_relist(self)
         log.debug("%s: listed %d objects at %s", self.source, len(objs), version)
         return version
 
@@ -221,20 +217,3 @@ class Informer:
         obj["kind"] = self.resource.kind
         obj["apiVersion"] = self.resource.api_version
         return obj
-
-
-class Backoffs:
-    """An endless series of ``Backoff`` waits, for kopf's ``networking.error_backoffs``.
-
-    kopf retries a failed request once per value it iterates; an iterable with no length
-    means "for ever", so its TiltRun watch keeps trying, capped and jittered like the
-    informers, instead of giving up after eight tries.
-    """
-
-    def __init__(self, first: float = RECONNECT_FIRST, cap: float = RECONNECT_CAP) -> None:
-        self._first, self._cap = first, cap
-
-    def __iter__(self) -> Iterator[float]:
-        backoff = Backoff(self._first, self._cap)
-        while True:
-            yield backoff.next()

@@ -1,32 +1,53 @@
-"""The operator's watches: one informer per observed kind and namespace, and TiltRun checks.
+"""The operator's watches: one informer per observed kind and namespace, TiltRuns included.
 
-``Watches`` starts an ``Informer`` for every kind the engine observes, in every
-namespace the operator serves (or once across all of them), tells the engine to judge
-nothing until each has listed, and can add or remove kinds while running (kinds chosen
-at run time, such as watched custom resources).
+``Watches`` starts an ``Informer`` for every kind the engine observes and for TiltRuns,
+in every namespace the operator serves (or once across all of them), tells the engine
+to judge nothing until each has listed, and can add or remove observed kinds while
+running (kinds chosen at run time, such as watched custom resources).
 
-TiltRuns themselves come through kopf (``handlers.py``). kopf never says when its
-watch had a gap, so a TiltRun deleted during one could linger in the engine. Two things
-prevent that: a status write answering 404 drops the run (the engine does it), and
-after any informer relists (a gap just happened) one LIST of TiltRuns is compared with
-the runs the engine holds (``Engine.verify_runs``). The same LIST at start-up tells the
-engine which runs exist, so ``/readyz`` can wait for each one's first status.
+TiltRuns come through an informer like any kind, not through kopf: most of their events
+are the echoes of the operator's own status writes, which kopf spent milliseconds of
+per-object machinery on (docs/benchmark.md), and a relist after a gap replaces the
+engine's runs, so a TiltRun deleted while nobody watched is forgotten
+(``Engine.replace_runs``). Each namespace's first list of TiltRuns names the runs
+``/readyz`` waits for.
 """
 
 from __future__ import annotations
 
 import asyncio
-import logging
-from collections.abc import Coroutine, Iterable
-from typing import Any
+from collections.abc import Iterable
 
 from tiltrun.api.model import GROUP, PLURAL, VERSION
 from tiltrun.engine.engine import Engine
-from tiltrun.engine.store import Obj, RunKey, run_key, uid_of_run
-from tiltrun.wiring.informer import PAGE_SIZE, Backoff, Informer, Resource
-from tiltrun.wiring.session import ApiError, ApiSession, Unavailable
+from tiltrun.engine.store import Obj
+from tiltrun.wiring.informer import Informer, Resource
+from tiltrun.wiring.session import ApiSession
 
-log = logging.getLogger(__name__)
+
+def slim_run(run: Obj) -> Obj:
+    """A TiltRun without ``metadata.managedFields``: nothing reads them, every echo has them."""
+    meta = run.get("metadata")
+    if isinstance(meta, dict):
+        meta.pop("managedFields", None)
+    return run
+
+
+#: The TiltRun collection, as an informer watches it.
+RUNS = Resource(f"{GROUP}/{VERSION}", PLURAL, "TiltRun", project=slim_run)
+
+
+class _Runs:
+    """The informer sink for TiltRuns: the engine's run entry points."""
+
+    def __init__(self, engine: Engine) -> None:
+        self._engine = engine
+
+    def replace(self, source: str, kind: str, namespace: str | None, objs: list[Obj]) -> None:
+        self._engine.replace_runs(source, namespace, objs)
+
+    def observe(self, kind: str, event_type: str, obj: Obj) -> None:
+        self._engine.observe_run(event_type, obj)
 
 
 class Watches:
@@ -44,8 +65,6 @@ class Watches:
         self._namespaces: list[str | None] = list(namespaces) or [None]
         self._resources: list[Resource] = list(resources)
         self._informers: dict[Resource, list[tuple[Informer, asyncio.Task[None]]]] = {}
-        self._checks: set[asyncio.Task[None]] = set()
-        self._recheck = False
 
     @property
     def informers(self) -> list[Informer]:
@@ -53,22 +72,22 @@ class Watches:
         return [informer for pairs in self._informers.values() for informer, _ in pairs]
 
     def start(self) -> None:
-        """Start every informer, and list the TiltRuns once for readiness."""
+        """Start every informer: the TiltRuns' and one per observed kind."""
+        self._start(RUNS, _Runs(self._engine))
         for resource in self._resources:
             self.add(resource)
-        self._spawn(self._list_runs(at_start=True))
 
     def add(self, resource: Resource) -> None:
         """Watch ``resource`` too (also while running); judging waits for its first list."""
-        if resource in self._informers:
-            return
+        if resource not in self._informers:
+            self._start(resource, self._engine)
+
+    def _start(self, resource: Resource, sink: Engine | _Runs) -> None:
         pairs = []
         # A cluster-scoped kind has one collection, whatever namespaces are served.
         namespaces = self._namespaces if resource.namespaced else [None]
         for namespace in namespaces:
-            informer = Informer(
-                self._session, resource, namespace, self._engine, on_relist=self._relisted
-            )
+            informer = Informer(self._session, resource, namespace, sink)
             self._engine.expect(informer.source)
             task = asyncio.create_task(informer.run(), name=f"informer {informer.source}")
             pairs.append((informer, task))
@@ -76,72 +95,16 @@ class Watches:
 
     def remove(self, resource: Resource) -> None:
         """Stop watching ``resource``; the engine forgets its objects."""
+        if resource == RUNS:
+            return
         for informer, task in self._informers.pop(resource, []):
             task.cancel()
             self._engine.replace(informer.source, resource.kind, informer.namespace, [])
 
     async def stop(self) -> None:
-        """Cancel every informer and check, and wait for them to end."""
+        """Cancel every informer, and wait for them to end."""
         tasks = [task for pairs in self._informers.values() for _, task in pairs]
-        tasks += list(self._checks)
         for task in tasks:
             task.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)
         self._informers.clear()
-
-    def _spawn(self, coroutine: Coroutine[Any, Any, None]) -> None:
-        task = asyncio.create_task(coroutine)
-        self._checks.add(task)
-        task.add_done_callback(self._checks.discard)
-
-    def _relisted(self, informer: Informer) -> None:
-        """An informer listed again after a gap: check the TiltRuns too (one LIST at once)."""
-        if self._checks:
-            self._recheck = True  # one is running; go again when it ends
-            return
-        self._spawn(self._list_runs(at_start=False))
-
-    async def _list_runs(self, *, at_start: bool) -> None:
-        backoff = Backoff()
-        while True:
-            self._recheck = False
-            sent_at = asyncio.get_running_loop().time()
-            try:
-                runs = await self._all_runs()
-            except (ApiError, Unavailable) as err:
-                log.info("listing TiltRuns: %s; trying again", err)
-                await asyncio.sleep(backoff.next())
-                continue
-            listed: dict[RunKey, str] = {run_key(run): uid_of_run(run) for run in runs}
-            if at_start:
-                self._engine.expect_runs(listed)
-            else:
-                self._engine.verify_runs(listed, sent_at)
-            held = self._engine.store.runs
-            for run in runs:
-                key = run_key(run)
-                if key not in held or uid_of_run(held[key]) != listed[key]:
-                    self._engine.observe_run(None, run)
-            if not self._recheck:
-                return
-            at_start = False
-
-    async def _all_runs(self) -> list[Obj]:
-        runs: list[Obj] = []
-        for namespace in self._namespaces:
-            path = f"/apis/{GROUP}/{VERSION}" + (
-                f"/namespaces/{namespace}" if namespace is not None else ""
-            )
-            params = {"limit": str(PAGE_SIZE)}
-            while True:
-                page = await self._session.request("GET", f"{path}/{PLURAL}", params=params)
-                for item in page.get("items") or []:
-                    if isinstance(item, dict):
-                        item.setdefault("apiVersion", f"{GROUP}/{VERSION}")
-                        item.setdefault("kind", "TiltRun")
-                        runs.append(item)
-                token = (page.get("metadata") or {}).get("continue")
-                if not token:
-                    break
-                params = {"limit": str(PAGE_SIZE), "continue": str(token)}
-        return runs

@@ -394,20 +394,21 @@ def test_a_run_whose_status_write_answers_404_is_dropped() -> None:
     drive(body, RecordingWriter(gone=True))
 
 
-def test_a_fresh_list_of_runs_drops_those_deleted_unseen_and_keeps_newer_ones() -> None:
+def test_a_fresh_list_of_runs_forgets_those_deleted_unseen_in_its_namespace_only() -> None:
     async def body(engine: Engine, writer: RecordingWriter) -> None:
-        engine.observe_run("ADDED", run("old", exit_condition="manual"))
-        await advance(1)
-        sent_at = asyncio.get_running_loop().time()
-        await advance(1)
-        engine.observe_run("ADDED", run("new", exit_condition="manual"))  # after the LIST left
-        engine.verify_runs({}, sent_at)
+        engine.observe_run("ADDED", run("kept", exit_condition="manual"))
+        engine.observe_run("ADDED", run("gone", exit_condition="manual"))
+        engine.observe_run("ADDED", namespaced([run("elsewhere", exit_condition="manual")], "b")[0])
+        engine.observe_run("ADDED", run("again", exit_condition="manual"))
         await engine.idle()
-        assert set(engine.store.runs) == {("team", "new")}
-        # A run deleted (seen) and then offered by an older list stays deleted.
-        engine.observe_run("DELETED", run("new"))
-        engine.observe_run(None, run("new"))
-        assert engine.store.runs == {}
+        fresh = run("again", exit_condition="manual")
+        fresh["metadata"]["uid"] = "uid-of-the-new-again"  # deleted and created again unseen
+        engine.replace_runs("tiltruns@team", "team", [run("kept"), fresh])
+        await engine.idle()
+        assert set(engine.store.runs) == {("team", "kept"), ("team", "again"), ("b", "elsewhere")}
+        assert engine.store.runs[("team", "again")]["metadata"]["uid"] == "uid-of-the-new-again"
+        # The new "again" is a new run: it was given a status of its own.
+        assert [name for _, name, _ in writer.patches].count("again") == 2
 
     drive(body)
 
@@ -418,9 +419,9 @@ def test_ready_once_listed_and_every_run_has_its_status() -> None:
         assert engine.readiness() == "not yet listed: pods"
         engine.replace("pods", "Pod", None, [])
         assert engine.readiness() == "the TiltRuns have not been listed yet"
-        engine.expect_runs({("team", "demo")})
+        engine.expect("tiltruns")
+        engine.replace_runs("tiltruns", None, [run(exit_condition="manual")])
         assert engine.readiness() == "1 TiltRuns have no current status yet"
-        engine.observe_run(None, run(exit_condition="manual"))
         await engine.idle()
         assert engine.readiness() is None
 

@@ -22,11 +22,11 @@ from tiltrun.engine.engine import Engine
 def test_a_standby_writes_nothing_and_is_ready_once_listed() -> None:
     async def body(engine: Engine, writer: RecordingWriter) -> None:
         engine.expect("pods")
+        engine.expect("tiltruns")
         assert engine.readiness() is not None
-        engine.observe_run("ADDED", run(timeout="300ms"))
+        engine.replace_runs("tiltruns", "team", [run(timeout="300ms")])
         feed(engine, namespaced(load("job-failed-backoff-limit.yaml")))
         engine.replace("pods", "Pod", "team", [])
-        engine.expect_runs([("team", "demo")])
         await advance(1.0)  # the run's timeout passes too: still nothing
         await engine.idle()
         assert engine.readiness() is None

@@ -1,4 +1,4 @@
-"""Watches: informers per kind and namespace, and TiltRuns checked after a relist."""
+"""Watches: informers per kind and namespace, TiltRuns included, and their relists."""
 
 from __future__ import annotations
 
@@ -71,6 +71,8 @@ def test_each_kind_is_watched_per_namespace_and_cluster_scoped_kinds_once() -> N
             "pods.v1@a",
             "pods.v1@b",
             "things.example.com/v1",
+            "tiltruns.tilt.dev/v1alpha1@a",
+            "tiltruns.tilt.dev/v1alpha1@b",
         ]
         assert engine.listed
         await watches.stop()
@@ -80,21 +82,22 @@ def test_each_kind_is_watched_per_namespace_and_cluster_scoped_kinds_once() -> N
     assert "LIST /apis/example.com/v1/things" in server.paths
 
 
-def test_after_a_relist_the_runs_are_checked_and_a_vanished_one_is_dropped() -> None:
+def test_a_relist_of_the_runs_forgets_one_deleted_during_the_gap() -> None:
     runs_path = "/apis/tilt.dev/v1alpha1/namespaces/team/tiltruns"
     server = Server({runs_path: [run("kept"), run("gone")]}, [GONE])
 
     async def body() -> None:
         engine = Engine(RecordingWriter())
         task = asyncio.create_task(engine.run())
-        watches = Watches(server, engine, ["team"], [Resource("v1", "pods", "Pod")])  # type: ignore[arg-type]
+        watches = Watches(server, engine, ["team"])  # type: ignore[arg-type]
         watches.start()
         await server.listed_runs.wait()  # the start-up list
         await engine.idle()
         assert set(engine.store.runs) == {("team", "kept"), ("team", "gone")}
+        assert engine.readiness() is None  # both runs listed at start have their status
         server.listed_runs.clear()
         server.collections[runs_path] = [run("kept")]  # "gone" is deleted; its event lost
-        server.gap.set()  # the pods' watch answers 410: they are listed again, then the runs
+        server.gap.set()  # the runs' watch answers 410: they are listed again
         await server.listed_runs.wait()
         await engine.idle()
         await watches.stop()
