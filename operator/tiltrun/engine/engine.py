@@ -13,9 +13,10 @@ What is written when:
 - a change of **phase** (a target waiting, active, ready, terminated, disabled, added
   or removed; the run done, failed, or its conditions' status) is written at once;
 - a change of **wording only** (a reason, a message, a count inside one, ``readySince``,
-  the summary) is written at most once per ``REASON_INTERVAL`` per run: at once when
-  the run's last write is older than that, else when the interval has passed, with
-  whatever the status is by then (docs/api.md states the bound);
+  the summary) is written once it has held for ``REASON_HOLD`` with no phase change to
+  carry it, and at most once per ``REASON_INTERVAL`` per run, with whatever the status
+  is by then: a reason that lasts a moment (a pod's first seconds) costs no write of
+  its own (docs/api.md states the bounds);
 - a status equal to the stored one is never written.
 
 Nothing is judged until every informer has listed its kind once (``expect`` /
@@ -66,8 +67,10 @@ log = logging.getLogger(__name__)
 #: How long the loop waits after the first event of a burst, so that a rollout's
 #: dozens of pod updates cost one recompute and at most one PATCH per run.
 COALESCE_SECONDS = 0.02
-#: A change of wording only is written at most this often per run (docs/api.md).
+#: A change of wording only is written at most this often per run (docs/api.md) ...
 REASON_INTERVAL = 10.0
+#: ... and only once it has held this long without a phase change carrying it.
+REASON_HOLD = 5.0
 #: A failed PATCH is retried after 1 s, then twice as long each time, up to a minute.
 RETRY_SECONDS = 1.0
 RETRY_MAX_SECONDS = 60.0
@@ -88,6 +91,7 @@ class Engine:
         pid: int | None = None,
         coalesce: float = COALESCE_SECONDS,
         reason_interval: float = REASON_INTERVAL,
+        reason_hold: float = REASON_HOLD,
         limit: AdaptiveLimit | None = None,
         on_patch: Callable[[RunKey, float], None] | None = None,
         on_reconcile: Callable[[RunKey, float, Outcome], None] | None = None,
@@ -108,6 +112,7 @@ class Engine:
         self._pid = os.getpid() if pid is None else pid
         self._coalesce = coalesce
         self._reason_interval = reason_interval
+        self._reason_hold = reason_hold
         self._on_patch = on_patch
         # Called after each recompute with the seconds the judgement took (no I/O in it).
         self._on_reconcile = on_reconcile
@@ -137,6 +142,9 @@ class Engine:
         # Loop time of each run's last event and last accepted PATCH.
         self._last_event: dict[RunKey, float] = {}
         self._last_write: dict[RunKey, float] = {}
+        # Loop time since which each run's status has differed from the stored one in
+        # wording only (the hold is counted from there).
+        self._reworded: dict[RunKey, float] = {}
         # Runs whose stored status has been found current (or made so) at least once,
         # and the runs known to exist at start-up, for readiness.
         self._settled: set[RunKey] = set()
@@ -330,6 +338,7 @@ class Engine:
             self._refused,
             self._last_event,
             self._last_write,
+            self._reworded,
         ):
             table.pop(key, None)
         self._last_targets.pop(key, None)
@@ -433,11 +442,16 @@ class Engine:
         wanted = comparable(desired.status)
         if wanted == stored or wanted == self._refused.get(key):
             # Stored already, or refused already: the same again would be refused again.
+            self._reworded.pop(key, None)
             self._last_targets[key] = targets
             self._settled.add(key)
             return
         if not phase_changed(stored, wanted):
-            due = self._last_write.get(key, -math.inf) + self._reason_interval
+            since = self._reworded.setdefault(key, loop.time())
+            due = max(
+                self._last_write.get(key, -math.inf) + self._reason_interval,
+                since + self._reason_hold,
+            )
             if loop.time() < due:
                 self._defer(key, due - loop.time())
                 self._last_targets[key] = targets
@@ -464,6 +478,7 @@ class Engine:
         self._patch_failures.pop(key, None)
         self._refused.pop(key, None)
         self._last_write[key] = began
+        self._reworded.pop(key, None)
         deferred = self._deferred.pop(key, None)
         if deferred:
             deferred.cancel()  # this write carries whatever was waiting

@@ -297,6 +297,8 @@ def _reason(patch: tuple[str, str, dict[str, Any]]) -> str:
 
 
 def test_a_wording_only_change_waits_for_the_interval_a_phase_change_does_not() -> None:
+    """Within the interval after a write, the interval decides (it is longer than the hold)."""
+
     async def body(engine: Engine, writer: RecordingWriter) -> None:
         engine.observe_run("ADDED", run(exit_condition="manual"))
         engine.observe("Pod", "ADDED", _pod("ContainerCreating", "1"))
@@ -321,10 +323,10 @@ def test_a_wording_only_change_waits_for_the_interval_a_phase_change_does_not() 
         assert len(writer.patches) == 3
         assert writer.patches[-1][2]["targets"][0]["state"]["active"]["ready"] is True
 
-    drive(body, reason_interval=5.0)
+    drive(body, reason_interval=5.0, reason_hold=2.0)
 
 
-def test_a_wording_change_long_after_the_last_write_is_written_at_once() -> None:
+def test_a_wording_change_long_after_the_last_write_is_written_once_it_has_held() -> None:
     async def body(engine: Engine, writer: RecordingWriter) -> None:
         engine.observe_run("ADDED", run(exit_condition="manual"))
         engine.observe("Pod", "ADDED", _pod("ContainerCreating", "1"))
@@ -332,9 +334,33 @@ def test_a_wording_change_long_after_the_last_write_is_written_at_once() -> None
         await advance(60)
         engine.observe("Pod", "MODIFIED", _pod("PodInitializing", "2"))
         await engine.idle()
+        await advance(1.9)
+        await engine.idle()
+        assert [_reason(p) for p in writer.patches] == ["ContainerCreating"]
+        await advance(0.2)  # it has held for 2 s: written
+        await engine.idle()
         assert [_reason(p) for p in writer.patches] == ["ContainerCreating", "PodInitializing"]
 
-    drive(body, reason_interval=5.0)
+    drive(body, reason_interval=5.0, reason_hold=2.0)
+
+
+def test_a_reason_a_phase_change_replaces_within_the_hold_costs_no_write() -> None:
+    async def body(engine: Engine, writer: RecordingWriter) -> None:
+        engine.observe_run("ADDED", run(exit_condition="manual"))
+        engine.observe("Pod", "ADDED", _pod("ContainerCreating", "1"))
+        await engine.idle()
+        await advance(60)
+        engine.observe("Pod", "MODIFIED", _pod("PodInitializing", "2"))
+        await engine.idle()
+        await advance(1)
+        engine.observe("Pod", "MODIFIED", _pod("", "3", running=True))
+        await engine.idle()  # the phase change: at once
+        await advance(10)  # the hold and the interval pass: nothing left to write
+        await engine.idle()
+        assert len(writer.patches) == 2
+        assert writer.patches[-1][2]["targets"][0]["state"]["active"]["ready"] is True
+
+    drive(body, reason_interval=5.0, reason_hold=2.0)
 
 
 # -- the listing gate, relists, and runs that vanished ----------------------------------------
