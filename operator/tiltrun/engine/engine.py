@@ -53,12 +53,13 @@ from tiltrun.judge.kinds import BUILTIN, Registry
 from tiltrun.judge.objects import get_int, uid_of
 from tiltrun.judge.related import Related
 from tiltrun.judge.status import (
+    RunView,
     comparable,
     desired_status,
     failing_names,
-    health_checks,
     is_done,
     judge_all,
+    read_run,
 )
 from tiltrun.judge.target import judge
 
@@ -150,8 +151,8 @@ class Engine:
         self._settled: set[RunKey] = set()
         self._expected: set[RunKey] | None = None
         self._ready = False
-        # Each run's health checks, by the generation of its spec they were read from.
-        self._checks: dict[RunKey, tuple[int, HealthChecks]] = {}
+        # What each run's spec says, for the generation it was read from.
+        self._views: dict[RunKey, RunView] = {}
         # Workload uid -> (store revision, health checks, its Target): each recompute
         # re-judges only the workloads that changed since the last one (or are judged by
         # another run's health checks).
@@ -342,7 +343,7 @@ class Engine:
         ):
             table.pop(key, None)
         self._last_targets.pop(key, None)
-        self._checks.pop(key, None)
+        self._views.pop(key, None)
         self._finished.discard(key)
         self._dirty.discard(key)
         self._forced.discard(key)
@@ -416,8 +417,8 @@ class Engine:
         forced = key in self._forced
         self._forced.discard(key)
         candidates = list(self.store.candidates(key))
-        checks = self._run_checks(key, run)
-        targets = judge_all(candidates, self._judge, checks)
+        view = self._read_run(key, run)
+        targets = judge_all(candidates, self._judge, view.checks)
         if not forced and self._last_targets.get(key) == targets:
             # No target's judgement moved, and neither did the spec or the clock's next
             # deadline: the status would come out the same. Most pod updates end here.
@@ -431,9 +432,9 @@ class Engine:
             now=now,
             pid=self._pid,
             previous_conditions=stored.get("conditions") or [],
-            judge_one=self._judge,
-            operator_checks=self._operator_checks,
             warnings=warnings_for(self._unwatchable, key[0]),
+            view=view,
+            targets=targets,
         )
         verdict = desired.verdict
         if self._on_reconcile:
@@ -545,15 +546,15 @@ class Engine:
         self._deferred.pop(key, None)
         self.mark([key], force=True)
 
-    def _run_checks(self, key: RunKey, run: Obj) -> HealthChecks:
-        """The health checks ``run`` is judged with, read again only when its spec changes."""
+    def _read_run(self, key: RunKey, run: Obj) -> RunView:
+        """What ``run``'s spec says (``read_run``), read again only when its spec changes."""
         generation = _generation(run)
-        held = self._checks.get(key)
-        if held is not None and held[0] == generation:
-            return held[1]
-        checks = health_checks(run, self._operator_checks)
-        self._checks[key] = (generation, checks)
-        return checks
+        held = self._views.get(key)
+        if held is not None and held.generation == generation:
+            return held
+        view = read_run(run, self._operator_checks)
+        self._views[key] = view
+        return view
 
     def _judge(self, obj: Obj, related: Related, checks: HealthChecks) -> Target:
         """``judge``, remembered per workload until it or one of its children changes."""

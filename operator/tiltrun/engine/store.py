@@ -80,6 +80,9 @@ class Store:
     revision: dict[str, int] = field(default_factory=dict)
     # kind -> uids held of that kind, so that a relist can tell what vanished
     by_kind: dict[str, set[str]] = field(default_factory=lambda: defaultdict(set))
+    # candidate workload uid -> (its revision, the object, its Related) as last gathered:
+    # a recompute gathers again only the workloads that changed since
+    _related: dict[str, tuple[int, Obj, Related]] = field(default_factory=dict)
 
     # -- updates --------------------------------------------------------------------
 
@@ -153,6 +156,7 @@ class Store:
         self._unselect_workload(uid)
         self.children.pop(uid, None)
         self.revision.pop(uid, None)
+        self._related.pop(uid, None)
         self.by_kind[kind].discard(uid)
         return affected
 
@@ -260,15 +264,25 @@ class Store:
             obj = held.get(uid) or cluster_wide.get(uid)
             if obj is None:
                 continue
-            if not is_workload(obj, self.kinds):
-                yield obj, Related(pods=self._owned_pods(uid))
+            revision = self.revision.get(uid, 0)
+            cached = self._related.get(uid)
+            if cached is not None and cached[0] == revision and cached[1] is obj:
+                yield obj, cached[2]
                 continue
-            kids = list(self.children.get(uid, {}).values())
-            replicasets = [k for k in kids if k.get("kind") == REPLICASET.kind]
-            pods = [k for k in kids if k.get("kind") == POD.kind]
-            for rs in replicasets:
-                pods += [p for p in self.children.get(uid_of(rs), {}).values()]
-            yield obj, Related(replicasets=replicasets, pods=pods)
+            related = self._gather(uid, obj)
+            self._related[uid] = (revision, obj, related)
+            yield obj, related
+
+    def _gather(self, uid: str, obj: Obj) -> Related:
+        """The ReplicaSets and pods of the workload ``obj`` (any kind's pods for others)."""
+        if not is_workload(obj, self.kinds):
+            return Related(pods=self._owned_pods(uid))
+        kids = list(self.children.get(uid, {}).values())
+        replicasets = [k for k in kids if k.get("kind") == REPLICASET.kind]
+        pods = [k for k in kids if k.get("kind") == POD.kind]
+        for rs in replicasets:
+            pods += [p for p in self.children.get(uid_of(rs), {}).values()]
+        return Related(replicasets=replicasets, pods=pods)
 
     def _owned_pods(self, uid: str) -> list[Obj]:
         """The pods whose chain of controller owners leads to ``uid``, through any kind."""

@@ -14,7 +14,7 @@ from datetime import datetime
 from typing import Any
 
 from tiltrun.api.healthcheck import HealthCheck
-from tiltrun.api.model import ExitCondition, Target, micro_time
+from tiltrun.api.model import ExitCondition, RunSpec, Target, micro_time
 from tiltrun.api.spec import SpecError, read_spec
 from tiltrun.judge.budget import fit
 from tiltrun.judge.conditions import conditions
@@ -87,11 +87,34 @@ def _unique_names(judged: list[tuple[Obj, Target]]) -> list[Target]:
 
 def health_checks(run: Obj, operator_checks: Sequence[HealthCheck] = ()) -> HealthChecks:
     """The checks ``run``'s custom targets are judged by: its own, then the operator's."""
+    return read_run(run, operator_checks).checks
+
+
+@dataclass(frozen=True)
+class RunView:
+    """What the status is composed from in a TiltRun itself: the same for a whole
+    generation of its spec, so the engine reads it once per generation."""
+
+    generation: int
+    spec: RunSpec | SpecError
+    checks: HealthChecks
+    #: One sentence per health check expression that does not compile.
+    problems: tuple[str, ...]
+
+
+def read_run(run: Obj, operator_checks: Sequence[HealthCheck] = ()) -> RunView:
+    """``run``'s spec (or why it is invalid) and the checks its targets are judged by."""
     try:
-        own_checks = read_spec(run).health_checks
-    except SpecError:
-        own_checks = ()
-    return HealthChecks(run=own_checks, operator=tuple(operator_checks))
+        spec: RunSpec | SpecError = read_spec(run)
+    except SpecError as err:
+        spec = err
+    own = spec.health_checks if isinstance(spec, RunSpec) else ()
+    return RunView(
+        generation=get_int(run, "metadata", "generation"),
+        spec=spec,
+        checks=HealthChecks(run=own, operator=tuple(operator_checks)),
+        problems=tuple(compile_problems(own)),
+    )
 
 
 def desired_status(
@@ -105,6 +128,8 @@ def desired_status(
     judge_one: JudgeOne = judge,
     operator_checks: Sequence[HealthCheck] = (),
     warnings: Sequence[str] = (),
+    view: RunView | None = None,
+    targets: tuple[Target, ...] | None = None,
 ) -> Desired:
     """The status ``run`` should have at ``now``, given the workloads it selects.
 
@@ -114,18 +139,22 @@ def desired_status(
     kinds the operator cannot watch that concern this run (``status.warnings``). The
     status always fits its size budget (``tiltrun.judge.budget``); ``truncation`` is
     ``None`` when nothing was cut, so that a merge patch removes a truncation stored earlier.
+
+    ``view`` (``read_run``) and ``targets`` (``judge_all`` of ``candidates`` with its
+    checks) are what this would compute first; a caller that holds them passes them.
     """
-    generation = get_int(run, "metadata", "generation")
-    targets = judge_all(candidates, judge_one, health_checks(run, operator_checks))
-    try:
-        spec = read_spec(run)
-    except SpecError as err:
+    if view is None:
+        view = read_run(run, operator_checks)
+    if targets is None:
+        targets = judge_all(candidates, judge_one, view.checks)
+    spec = view.spec
+    if isinstance(spec, SpecError):
         # The CRD rejects such specs; an object stored before validation existed
         # still gets a status that says what is wrong instead of a crash.
         verdict = Verdict(
             done=False,
             error="",
-            summary=f"invalid spec: {err}",
+            summary=f"invalid spec: {spec}",
             satisfied=0,
             total=sum(not t.state.disabled for t in targets),
             failing=(),
@@ -137,11 +166,11 @@ def desired_status(
         exit_condition = ExitCondition.MANUAL
     else:
         exit_condition = spec.exit_condition
-        problems = compile_problems(spec.health_checks)
-        if problems:
-            verdict = _bad_health_checks(problems, targets, exit_condition)
+        if view.problems:
+            verdict = _bad_health_checks(list(view.problems), targets, exit_condition)
         else:
             verdict = decide(spec, targets, start_time=start_time, now=now)
+    generation = view.generation
     status: Obj = {
         "pid": pid,
         "startTime": micro_time(start_time),

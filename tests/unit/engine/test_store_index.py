@@ -1,6 +1,8 @@
 """The store's selection index answers exactly what matching every run against every
 workload would, whatever order runs and workloads come, change labels and go in; and
-any change under a workload gives it a new revision (the engine re-judges on it).
+any change under a workload gives it a new revision (the engine re-judges on it), and
+the pods handed with each candidate are always the latest ones, however often the
+unchanged ones are served from the store's cache.
 
 The index exists for speed (the benchmark's 100 runs x 10 workloads in one namespace
 made each event and each recompute scan everything); this proves it changes nothing.
@@ -57,7 +59,7 @@ def _deployment(rng: random.Random, index: int, runs: list[str]) -> Obj:
     }
 
 
-def _pod(index: int, owner: Obj) -> Obj:
+def _pod(index: int, owner: Obj, phase: str = "Pending") -> Obj:
     return {
         "apiVersion": "v1",
         "kind": "Pod",
@@ -69,6 +71,7 @@ def _pod(index: int, owner: Obj) -> Obj:
                 {"kind": "Deployment", "uid": owner["metadata"]["uid"], "controller": True}
             ],
         },
+        "status": {"phase": phase},
     }
 
 
@@ -86,6 +89,8 @@ def test_the_index_agrees_with_matching_everything() -> None:
     store = Store()
     runs: dict[str, Obj] = {}
     deployments: dict[int, Obj] = {}
+    # pod uid -> (its workload's uid, its latest phase)
+    pods: dict[str, tuple[str, str]] = {}
     for _ in range(1500):
         action = rng.random()
         if action < 0.15:
@@ -108,13 +113,21 @@ def test_the_index_agrees_with_matching_everything() -> None:
             owner = deployments[rng.choice(sorted(deployments))]
             uid = owner["metadata"]["uid"]
             before = store.revision.get(uid, 0)
-            affected = store.put("Pod", _pod(rng.randrange(3), owner))
+            pod = _pod(rng.randrange(3), owner, rng.choice(["Pending", "Running", "Failed"]))
+            pods[pod["metadata"]["uid"]] = (uid, pod["status"]["phase"])
+            affected = store.put("Pod", pod)
             # A pod's change is a new revision of its workload: judged again.
             assert store.revision[uid] > before
             assert affected == {k for k in store.runs if uid in _brute_force(store, k)}
         elif deployments:
             gone = deployments.pop(rng.choice(sorted(deployments)))
             store.delete("Deployment", gone)
+            pods = {k: v for k, v in pods.items() if v[0] != gone["metadata"]["uid"]}
         for key in store.runs:
-            held = {obj["metadata"]["uid"] for obj, _ in store.candidates(key)}
+            held = set()
+            for obj, related in store.candidates(key):
+                uid = obj["metadata"]["uid"]
+                held.add(uid)
+                served = {p["metadata"]["uid"]: p["status"]["phase"] for p in related.pods}
+                assert served == {k: phase for k, (owner, phase) in pods.items() if owner == uid}
             assert held == _brute_force(store, key), key
