@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import logging
 import socket
 import urllib.request
 from typing import Any
@@ -13,7 +12,6 @@ import pytest
 from tiltrun.judge.exit import Outcome
 from tiltrun.wiring.observability import (
     Endpoints,
-    KopfRequestErrors,
     Metrics,
     Observability,
     run_state,
@@ -73,25 +71,6 @@ def test_callbacks_feed_the_counters_and_histograms() -> None:
     assert _sample(metrics, "tiltrun_status_patches_total") == 1
     assert _sample(metrics, "tiltrun_status_patch_duration_seconds_count") == 1
     assert _sample(metrics, "tiltrun_api_errors_total", operation="patch_status", code="422") == 1
-
-
-def test_kopfs_failed_requests_are_counted_from_its_log_records() -> None:
-    # The exact shape kopf 1.4x logs (kopf/_cogs/clients/api.py).
-    metrics = Metrics()
-    handler = KopfRequestErrors(metrics)
-    logger = logging.getLogger("kopf._cogs.clients.watching.test")
-    logger.addHandler(handler)
-    try:
-        logger.error(
-            "Request attempt #1/9 failed; will retry: GET https://k/api/v1/pods -> "
-            "APIForbiddenError('pods is forbidden', {})"
-        )
-        logger.error("Request attempt #2 failed; escalating: GET https://k/x -> ClientOSError()")
-        logger.error("Handler 'pods-event' failed with an exception. Will ignore.")
-    finally:
-        logger.removeHandler(handler)
-    assert _sample(metrics, "tiltrun_api_errors_total", operation="kopf", code="403") == 1
-    assert _sample(metrics, "tiltrun_api_errors_total", operation="kopf", code="0") == 1
 
 
 def _free_port() -> int:

@@ -102,7 +102,13 @@ async def start_engine(settings: kopf.OperatorSettings, memo: kopf.Memo, **_: An
         leading=election is None,
     )
     metrics.watch_runs(lambda: engine.store.runs.values())
-    watches = Watches(session, engine, memo.get("namespaces") or [], resources(kinds))
+    watches = Watches(
+        session,
+        engine,
+        memo.get("namespaces") or [],
+        resources(kinds),
+        on_error=metrics.on_api_error,
+    )
     memo["observability"] = observability
     memo["engine"] = engine
     memo["session"] = session

@@ -115,6 +115,7 @@ class Informer:
         *,
         page_size: int = PAGE_SIZE,
         backoff: Backoff | None = None,
+        on_error: Callable[[str, int], None] | None = None,
     ) -> None:
         self.resource = resource
         self.namespace = namespace
@@ -122,6 +123,8 @@ class Informer:
         self._sink = sink
         self._page_size = page_size
         self._backoff = backoff or Backoff()
+        # Told of each failed list or watch: ("list" or "watch", HTTP status; 0: no answer).
+        self._on_error = on_error or (lambda operation, status: None)
         #: How many complete lists were delivered (the first, then every relist).
         self.lists = 0
         # The last resourceVersion seen (list, event or bookmark); None: list first.
@@ -133,9 +136,11 @@ class Informer:
     async def run(self) -> None:
         """List, then watch, for ever; cancel the task to stop."""
         while True:
+            operation = "list" if self._version is None else "watch"
             try:
                 if self._version is None:
                     self._version = await self._list()
+                    operation = "watch"
                 await self._watch()
                 continue  # the server ended the watch: go on from where it stopped
             except ApiError as err:
@@ -146,10 +151,12 @@ class Informer:
                     self._version = None
                     continue
                 log.warning("%s: %s", self.source, err)
+                self._on_error(operation, err.status)
                 self._version = None  # a refused watch cannot be trusted to continue
             except Unavailable as err:
                 # Broken or refused connection: resume from the last version seen.
                 log.info("%s: %s", self.source, err)
+                self._on_error(operation, 0)
             except Exception:
                 log.exception("%s: unexpected failure; listing again", self.source)
                 self._version = None

@@ -1,8 +1,8 @@
 """Operating the operator: ``/healthz``, ``/readyz``, Prometheus ``/metrics``, and logs.
 
 Everything here observes; nothing decides. The engine reports through two callbacks
-(``on_patch``, ``on_reconcile``), the status writer through ``on_error``, and kopf's own
-failed API requests are counted from its log records, since kopf offers no hook for them.
+(``on_patch``, ``on_reconcile``), the status writer and the informers through
+``on_api_error`` (the operator's every request goes through one of them).
 The TiltRuns-by-state gauge is computed when scraped, from the runs the engine's store
 holds, so it can never drift from what the operator knows.
 
@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import re
 import socket
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
@@ -52,32 +51,17 @@ TEXT_FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
 RUN_STATES = ("pending", "waiting", "up", "failing", "succeeded", "failed")
 EXIT_CONDITIONS = ("ci", "manual")
 
-#: kopf's exception names for HTTP answers, to label its failed requests with a code.
-_KOPF_ERROR_CODES = {
-    "APIUnauthorizedError": "401",
-    "APIForbiddenError": "403",
-    "APINotFoundError": "404",
-    "APIConflictError": "409",
-    "APITooManyRequestsError": "429",
-    "APIServerError": "5xx",
-}
-_KOPF_FAILED_REQUEST = re.compile(r"^Request attempt \S+ failed.* -> (\w+)")
-
 
 def configure_logging(log_format: str, *, verbose: bool) -> None:
-    """Text or JSON logs on stderr, through kopf's formatter so its object fields are kept.
+    """Text or JSON logs on stderr, through kopf's formatter.
 
-    JSON records carry ``message``, ``levelname``, ``name``, ``timestamp`` and, for
-    messages kopf logs about one object, ``object`` (its kind, name and namespace).
+    JSON records carry ``message``, ``levelname``, ``name`` and ``timestamp``.
     """
     # kopf takes a format string as well as a LogFormat, though its annotation says only the latter.
     text = cast(kopf.LogFormat, TEXT_FORMAT)
     kopf.configure(
         verbose=verbose, log_format=kopf.LogFormat.JSON if log_format == "json" else text
     )
-    # kopf logs "Handler 'pods-event' succeeded." for every watch event: one line per pod
-    # change in the cluster. Its warnings and errors about objects still show.
-    logging.getLogger("kopf.objects").setLevel(logging.DEBUG if verbose else logging.WARNING)
 
 
 def run_state(run: Obj) -> tuple[str, str]:
@@ -146,7 +130,8 @@ class Metrics:
         )
         self.api_errors = Counter(
             "tiltrun_api_errors",
-            "Error answers from the API server: the operator's writes, and kopf's list/watch.",
+            "Failed requests to the API server (code 0: no answer), by operation: "
+            "patch_status, create_event, patch_event, list, watch.",
             ["operation", "code"],
             registry=self.registry,
         )
@@ -181,28 +166,6 @@ class Metrics:
         return generate_latest(self.registry)
 
 
-class KopfRequestErrors(logging.Handler):
-    """Counts kopf's failed API requests (list, watch, discovery) from its log records.
-
-    kopf retries a failed request and logs each failed attempt at ERROR as ``Request
-    attempt #1/9 failed; will retry: GET <url> -> APIForbiddenError(...)``. It has no
-    other hook, so this is the one place its API errors can be seen.
-    """
-
-    def __init__(self, metrics: Metrics) -> None:
-        super().__init__(level=logging.ERROR)
-        self._metrics = metrics
-
-    def emit(self, record: logging.LogRecord) -> None:
-        try:
-            match = _KOPF_FAILED_REQUEST.match(record.getMessage())
-        except Exception:  # a record that cannot be formatted is not ours to count
-            return
-        if match:
-            code = _KOPF_ERROR_CODES.get(match.group(1), "0")
-            self._metrics.api_errors.labels(operation="kopf", code=code).inc()
-
-
 @dataclass
 class Endpoints:
     """Where ``/healthz``, ``/readyz`` and ``/metrics`` are served (port 0: not served)."""
@@ -233,8 +196,6 @@ class Observability:
         self._engine_task: asyncio.Task[Any] | None = None
         self._readiness: Callable[[], str | None] = lambda: None
         self._runners: list[web.AppRunner] = []
-        self._handler = KopfRequestErrors(self.metrics)
-        logging.getLogger("kopf").addHandler(self._handler)
 
     async def start(
         self,
@@ -263,7 +224,6 @@ class Observability:
         for runner in self._runners:
             await runner.cleanup()
         self._runners.clear()
-        logging.getLogger("kopf").removeHandler(self._handler)
 
     def _engine_problem(self) -> str | None:
         task = self._engine_task

@@ -16,7 +16,7 @@ engine's runs, so a TiltRun deleted while nobody watched is forgotten
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 
 from tiltrun.api.model import GROUP, PLURAL, VERSION
 from tiltrun.engine.engine import Engine
@@ -59,8 +59,11 @@ class Watches:
         engine: Engine,
         namespaces: Iterable[str],
         resources: Iterable[Resource] = (),
+        *,
+        on_error: Callable[[str, int], None] | None = None,
     ) -> None:
         self._session = session
+        self._on_error = on_error
         self._engine = engine
         self._namespaces: list[str | None] = list(namespaces) or [None]
         self._resources: list[Resource] = list(resources)
@@ -87,7 +90,7 @@ class Watches:
         # A cluster-scoped kind has one collection, whatever namespaces are served.
         namespaces = self._namespaces if resource.namespaced else [None]
         for namespace in namespaces:
-            informer = Informer(self._session, resource, namespace, sink)
+            informer = Informer(self._session, resource, namespace, sink, on_error=self._on_error)
             self._engine.expect(informer.source)
             task = asyncio.create_task(informer.run(), name=f"informer {informer.source}")
             pairs.append((informer, task))

@@ -96,9 +96,23 @@ def page(items: list[Obj], version: str, token: str = "") -> Obj:
     return {"items": items, "metadata": meta}
 
 
-def run_informer(server: ScriptedServer, sink: Sink) -> Informer:
-    """Run an informer on ``server`` until its script is played; the informer, stopped."""
-    informer = Informer(server, PODS, "ns", sink, page_size=2)  # type: ignore[arg-type]
+def run_informer(
+    server: ScriptedServer, sink: Sink, errors: list[tuple[str, int]] | None = None
+) -> Informer:
+    """Run an informer on ``server`` until its script is played; the informer, stopped.
+
+    Its failed requests are appended to ``errors`` as ``(operation, status)``.
+    """
+    informer = Informer(
+        server,  # type: ignore[arg-type]
+        PODS,
+        "ns",
+        sink,
+        page_size=2,
+        on_error=lambda operation, status: (errors if errors is not None else []).append(
+            (operation, status)
+        ),
+    )
 
     async def main() -> None:
         task = asyncio.create_task(informer.run())
@@ -181,6 +195,21 @@ def test_an_expired_continue_token_starts_the_list_again() -> None:
     run_informer(server, sink)
     assert sink.calls == ["replace 1"]
     assert sorted(sink.objects) == ["uid-b"]
+
+
+def test_failed_lists_and_watches_are_reported_and_a_410_is_not() -> None:
+    forbidden = ApiError(403, "Forbidden", "pods is forbidden")
+    gone = ApiError(410, "Expired", "too old resource version")
+    server = ScriptedServer(
+        lists=[forbidden, page([pod("a")], "10"), page([pod("a")], "20")],
+        watches=[gone, Unavailable("connection reset")],
+    )
+    errors: list[tuple[str, int]] = []
+    sink = Sink()
+    run_informer(server, sink, errors)
+    # The refused list, then the broken watch (no answer: 0); the 410 only relists.
+    assert errors == [("list", 403), ("watch", 0)]
+    assert sorted(sink.objects) == ["uid-a"]
 
 
 def test_backoff_doubles_from_the_first_wait_up_to_the_cap_with_jitter() -> None:
