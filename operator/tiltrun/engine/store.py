@@ -124,8 +124,7 @@ class Store:
         if old is not None and version and get_str(old, "metadata", "resourceVersion") == version:
             return set()  # the same version again (a relist, a resent event): nothing new
         self.by_kind[kind].add(uid)
-        affected = self._affected(old) if old else set()
-        self._bump(old)
+        affected = self._touch(old)
         self._forget(uid, old)
         ns = _namespace(obj)
         owner = _controller_uid(obj)
@@ -141,8 +140,7 @@ class Store:
                 self._select_workload(uid, obj)
         else:
             self._unselect_workload(uid)
-        self._bump(obj)
-        return affected | self._affected(obj)
+        return affected | self._touch(obj)
 
     def delete(self, kind: str, obj: Obj) -> set[RunKey]:
         """Forget an object; return the runs it affected."""
@@ -150,8 +148,7 @@ class Store:
         if not uid:
             return set()
         old = self.by_uid.get(uid) or self._child(uid) or {**obj, "kind": kind}
-        affected = self._affected(old)
-        self._bump(old)
+        affected = self._touch(old)
         self._forget(uid, old)
         self._unselect_workload(uid)
         self.children.pop(uid, None)
@@ -182,11 +179,15 @@ class Store:
             affected |= self.put(kind, obj)
         return affected
 
-    def _bump(self, obj: Obj | None) -> None:
+    def _touch(self, obj: Obj | None) -> set[RunKey]:
+        """A new revision for the workload ``obj`` belongs to; the runs that workload affects."""
         top = self._top(obj) if obj else None
-        uid = uid_of(top) if top else ""
+        if top is None:
+            return set()
+        uid = uid_of(top)
         if uid:
             self.revision[uid] = self.revision.get(uid, 0) + 1
+        return self._runs_of(top)
 
     def _is_candidate(self, obj: Obj) -> bool:
         """True when ``obj`` can be a target: a workload or an extra kind's object, uncontrolled."""
@@ -239,10 +240,8 @@ class Store:
             obj, seen = parent, seen + 1
         return None
 
-    def _affected(self, obj: Obj) -> set[RunKey]:
-        top = self._top(obj)
-        if top is None:
-            return set()
+    def _runs_of(self, top: Obj) -> set[RunKey]:
+        """The runs that select the candidate workload ``top``."""
         uid = uid_of(top)
         if uid in self.selected_by:
             return set(self.selected_by[uid])

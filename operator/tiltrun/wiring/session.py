@@ -150,7 +150,7 @@ class ApiSession:
         a status PATCH's answer is the whole object, which nobody reads.
         """
         for attempt in (1, 2):
-            data = _dumps(body).encode() if body is not None else None
+            data = _dumps(body) if body is not None else None
             headers = self._headers()
             if data is not None:
                 headers["Content-Type"] = content_type
@@ -216,8 +216,13 @@ class ApiSession:
             raise Unavailable(f"watch {path}: {err or type(err).__name__}") from err
 
 
-def _dumps(value: Any) -> str:
-    return json.dumps(value, separators=(",", ":"), ensure_ascii=False)
+def _dumps(value: Any) -> bytes:
+    """A request body as compact UTF-8 JSON: orjson (every status PATCH goes through here),
+    or ``json`` for what orjson refuses (an integer beyond 64 bits, a key that is no string)."""
+    try:
+        return orjson.dumps(value)
+    except TypeError:
+        return json.dumps(value, separators=(",", ":"), ensure_ascii=False).encode()
 
 
 def _loads(raw: bytes) -> Obj:

@@ -7,7 +7,7 @@ import math
 
 import pytest
 
-from tiltrun.wiring.session import _loads
+from tiltrun.wiring.session import _dumps, _loads
 
 
 def test_a_watch_event_decodes_to_the_object_json_gives() -> None:
@@ -30,3 +30,10 @@ def test_not_an_object_reads_as_empty_and_not_json_raises() -> None:
     assert _loads(b"[1, 2]") == {}
     with pytest.raises(ValueError):
         _loads(b"{not json")
+
+
+def test_a_body_encodes_to_compact_utf8_json_and_what_orjson_refuses_to_json() -> None:
+    status = {"summary": "waiting on 1 of 2: déploiement", "counts": [1, 2.5, None, True]}
+    assert _dumps(status) == json.dumps(status, separators=(",", ":"), ensure_ascii=False).encode()
+    huge = {"n": 2**70, 1: "a key that is no string"}
+    assert json.loads(_dumps(huge)) == {"n": 2**70, "1": "a key that is no string"}
