@@ -46,7 +46,11 @@ IDLE = (
 
 #: Innermost frame wins: (category, pattern on "function (file:line)").
 LEAF = (
-    ("json", r"json/(decoder|encoder|__init__)\.py"),
+    # orjson is C: its time shows in the session's own _loads and _dumps frames.
+    (
+        "json",
+        r"(json/(decoder|encoder|__init__)\.py|^_(loads|dumps) \(.*tiltrun/wiring/session\.py)",
+    ),
     ("TLS and sockets", r"(ssl\.py|sslproto\.py|selector_events\.py|socket\.py)"),
     ("judgement", r"tiltrun/judge/"),
     ("status composition", r"tiltrun/(engine|judge)/status\.py"),
