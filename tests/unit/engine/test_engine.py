@@ -326,14 +326,19 @@ def test_a_wording_only_change_waits_for_the_interval_a_phase_change_does_not() 
     drive(body, reason_interval=5.0, reason_hold=2.0)
 
 
+async def _reworded_after_a_quiet_minute(engine: Engine) -> None:
+    """A run written once; a minute later its pod's reason changes (wording only)."""
+    engine.observe_run("ADDED", run(exit_condition="manual"))
+    engine.observe("Pod", "ADDED", _pod("ContainerCreating", "1"))
+    await engine.idle()
+    await advance(60)
+    engine.observe("Pod", "MODIFIED", _pod("PodInitializing", "2"))
+    await engine.idle()
+
+
 def test_a_wording_change_long_after_the_last_write_is_written_once_it_has_held() -> None:
     async def body(engine: Engine, writer: RecordingWriter) -> None:
-        engine.observe_run("ADDED", run(exit_condition="manual"))
-        engine.observe("Pod", "ADDED", _pod("ContainerCreating", "1"))
-        await engine.idle()
-        await advance(60)
-        engine.observe("Pod", "MODIFIED", _pod("PodInitializing", "2"))
-        await engine.idle()
+        await _reworded_after_a_quiet_minute(engine)
         await advance(1.9)
         await engine.idle()
         assert [_reason(p) for p in writer.patches] == ["ContainerCreating"]
@@ -346,12 +351,7 @@ def test_a_wording_change_long_after_the_last_write_is_written_once_it_has_held(
 
 def test_a_reason_a_phase_change_replaces_within_the_hold_costs_no_write() -> None:
     async def body(engine: Engine, writer: RecordingWriter) -> None:
-        engine.observe_run("ADDED", run(exit_condition="manual"))
-        engine.observe("Pod", "ADDED", _pod("ContainerCreating", "1"))
-        await engine.idle()
-        await advance(60)
-        engine.observe("Pod", "MODIFIED", _pod("PodInitializing", "2"))
-        await engine.idle()
+        await _reworded_after_a_quiet_minute(engine)
         await advance(1)
         engine.observe("Pod", "MODIFIED", _pod("", "3", running=True))
         await engine.idle()  # the phase change: at once
