@@ -46,6 +46,13 @@ def run_cli(
     )
 
 
+def _as_from_a_terminal() -> None:
+    # A test runner started in the background by a non-interactive shell (`make test &`)
+    # hands its children SIGINT ignored, and Python keeps an ignored SIGINT: Ctrl-C would
+    # then reach nothing. The command is tried as a terminal starts it.
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 def start_cli(cluster: Cluster, *args: str) -> subprocess.Popen[str]:
     return subprocess.Popen(
         [sys.executable, "-m", "tiltrun", *args],
@@ -54,6 +61,7 @@ def start_cli(cluster: Cluster, *args: str) -> subprocess.Popen[str]:
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
+        preexec_fn=_as_from_a_terminal,
     )
 
 
