@@ -140,8 +140,7 @@ class Engine:
         self._patch_failures: dict[RunKey, int] = {}
         # The status the API server refused for each run: not sent again until it changes.
         self._refused: dict[RunKey, Obj] = {}
-        # Loop time of each run's last event and last accepted PATCH.
-        self._last_event: dict[RunKey, float] = {}
+        # Loop time of each run's last accepted PATCH.
         self._last_write: dict[RunKey, float] = {}
         # Loop time since which each run's status has differed from the stored one in
         # wording only (the hold is counted from there).
@@ -228,7 +227,6 @@ class Engine:
             return
         if replaced:
             self._forget(key)
-        self._last_event[key] = asyncio.get_running_loop().time()
         # Most TiltRun events are the echo of our own status writes; only a new run or a
         # new spec (a new generation) can change what the status should be.
         changed = held is None or replaced or _generation(held) != _generation(run)
@@ -337,7 +335,6 @@ class Engine:
             self._failing,
             self._patch_failures,
             self._refused,
-            self._last_event,
             self._last_write,
             self._reworded,
         ):

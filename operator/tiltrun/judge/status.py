@@ -85,11 +85,6 @@ def _unique_names(judged: list[tuple[Obj, Target]]) -> list[Target]:
     return out
 
 
-def health_checks(run: Obj, operator_checks: Sequence[HealthCheck] = ()) -> HealthChecks:
-    """The checks ``run``'s custom targets are judged by: its own, then the operator's."""
-    return read_run(run, operator_checks).checks
-
-
 @dataclass(frozen=True)
 class RunView:
     """What the status is composed from in a TiltRun itself: the same for a whole
@@ -167,7 +162,7 @@ def desired_status(
     else:
         exit_condition = spec.exit_condition
         if view.problems:
-            verdict = _bad_health_checks(list(view.problems), targets, exit_condition)
+            verdict = _bad_health_checks(view.problems, targets, exit_condition)
         else:
             verdict = decide(spec, targets, start_time=start_time, now=now)
     generation = view.generation
@@ -194,7 +189,7 @@ def desired_status(
 
 
 def _bad_health_checks(
-    problems: list[str], targets: Sequence[Target], exit_condition: ExitCondition
+    problems: Sequence[str], targets: Sequence[Target], exit_condition: ExitCondition
 ) -> Verdict:
     """A run whose own health checks do not compile: a ci run fails at once.
 

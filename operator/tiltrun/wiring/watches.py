@@ -24,17 +24,8 @@ from tiltrun.engine.store import Obj
 from tiltrun.wiring.informer import Informer, Resource
 from tiltrun.wiring.session import ApiSession
 
-
-def slim_run(run: Obj) -> Obj:
-    """A TiltRun without ``metadata.managedFields``: nothing reads them, every echo has them."""
-    meta = run.get("metadata")
-    if isinstance(meta, dict):
-        meta.pop("managedFields", None)
-    return run
-
-
-#: The TiltRun collection, as an informer watches it.
-RUNS = Resource(f"{GROUP}/{VERSION}", PLURAL, "TiltRun", project=slim_run)
+#: The TiltRun collection, as an informer watches it (the store drops what it need not keep).
+RUNS = Resource(f"{GROUP}/{VERSION}", PLURAL, "TiltRun")
 
 
 class _Runs:
@@ -98,8 +89,6 @@ class Watches:
 
     def remove(self, resource: Resource) -> None:
         """Stop watching ``resource``; the engine forgets its objects."""
-        if resource == RUNS:
-            return
         for informer, task in self._informers.pop(resource, []):
             task.cancel()
             self._engine.replace(informer.source, resource.kind, informer.namespace, [])
