@@ -8,6 +8,7 @@ CRD (``crds/tiltrun.yaml``); ``to_dict`` gives exactly the JSON the status holds
 from __future__ import annotations
 
 import enum
+import functools
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -46,8 +47,13 @@ class TargetType(enum.StrEnum):
     SERVER = "server"
 
 
+@functools.lru_cache(maxsize=8192)
 def micro_time(t: datetime) -> str:
-    """Format ``t`` as a Kubernetes MicroTime: RFC 3339 with microseconds, in UTC."""
+    """Format ``t`` as a Kubernetes MicroTime: RFC 3339 with microseconds, in UTC.
+
+    Remembered: a status is composed again on every change of any of its targets, from
+    times that mostly did not change, and ``strftime`` is slow (docs/benchmark.md).
+    """
     return t.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
 
 
@@ -223,6 +229,19 @@ class Target:
     #: Highest container restart count among the target's crash-looping pods: the
     #: failure is a crash loop that ``failures-allowed`` may tolerate. 0 otherwise.
     crash_restarts: int = 0
+
+    def as_dict(self) -> dict[str, Any]:
+        """``to_dict``, built once per Target and shared: never change what it returns.
+
+        A status is composed again whenever any of its targets changes; the others are
+        the same Target objects (the engine remembers each workload's judgement), so
+        their dicts are too.
+        """
+        held: dict[str, Any] | None = self.__dict__.get("_as_dict")
+        if held is None:
+            held = self.to_dict()
+            object.__setattr__(self, "_as_dict", held)
+        return held
 
     def to_dict(self) -> dict[str, Any]:
         out: dict[str, Any] = {

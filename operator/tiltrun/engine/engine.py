@@ -130,7 +130,8 @@ class Engine:
         self._quiet.set()
         # Sources (informers) expected to list before anything is judged.
         self._unlisted: set[str] = set()
-        self._timers: dict[RunKey, asyncio.TimerHandle] = {}
+        # Each run's next deadline, and the timer set for it.
+        self._timers: dict[RunKey, tuple[datetime, asyncio.TimerHandle]] = {}
         self._deferred: dict[RunKey, asyncio.TimerHandle] = {}
         # What we believe the API server holds for each run (comparable fields only).
         self._stored: dict[RunKey, Obj] = {}
@@ -263,10 +264,12 @@ class Engine:
         The Store stays current (a warm standby). Writes already in flight finish.
         """
         self._leading = False
-        for timers in (self._timers, self._deferred):
-            for timer in timers.values():
-                timer.cancel()
-            timers.clear()
+        for _, timer in self._timers.values():
+            timer.cancel()
+        for timer in self._deferred.values():
+            timer.cancel()
+        self._timers.clear()
+        self._deferred.clear()
 
     def lead(self) -> None:
         """Start judging and writing: this instance holds the Lease now.
@@ -345,10 +348,10 @@ class Engine:
         self._dirty.discard(key)
         self._forced.discard(key)
         self._settled.discard(key)
-        for timers in (self._timers, self._deferred):
-            timer = timers.pop(key, None)
-            if timer:
-                timer.cancel()
+        self._cancel_timer(key)
+        deferred = self._deferred.pop(key, None)
+        if deferred:
+            deferred.cancel()
 
     # -- the loop -------------------------------------------------------------------------
 
@@ -589,9 +592,7 @@ class Engine:
         self._failing[key] = set(verdict.failing)
         if verdict.done:
             self._finished.add(key)
-            timer = self._timers.pop(key, None)
-            if timer:
-                timer.cancel()
+            self._cancel_timer(key)
             if verdict.outcome == Outcome.SUCCEEDED:
                 await self._writer.post_event(run, "Normal", "Succeeded", verdict.summary)
             else:
@@ -599,16 +600,28 @@ class Engine:
                 await self._writer.post_event(run, "Warning", reason, verdict.error)
 
     def _schedule(self, key: RunKey, wake_at: datetime | None, now: datetime) -> None:
-        """Recompute ``key`` exactly when time alone may change its verdict."""
-        timer = self._timers.pop(key, None)
-        if timer:
-            timer.cancel()
+        """Recompute ``key`` exactly when time alone may change its verdict.
+
+        A timer already set for that very instant stays (most recomputes do not move it).
+        """
+        held = self._timers.get(key)
+        if held is not None and held[0] == wake_at:
+            return
+        self._cancel_timer(key)
         if wake_at is None:
             return
         delay = max(0.0, (wake_at - now).total_seconds())
-        self._timers[key] = asyncio.get_running_loop().call_later(
-            delay, partial(self.mark, [key], force=True)
-        )
+        handle = asyncio.get_running_loop().call_later(delay, self._timer_due, key)
+        self._timers[key] = (wake_at, handle)
+
+    def _cancel_timer(self, key: RunKey) -> None:
+        held = self._timers.pop(key, None)
+        if held is not None:
+            held[1].cancel()
+
+    def _timer_due(self, key: RunKey) -> None:
+        self._timers.pop(key, None)
+        self.mark([key], force=True)
 
 
 def _generation(run: Obj) -> int:

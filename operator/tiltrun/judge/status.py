@@ -75,6 +75,8 @@ def _unique_names(judged: list[tuple[Obj, Target]]) -> list[Target]:
     """Targets whose ``<kind>/<name>`` collides (Cluster API's and CloudNativePG's
     ``Cluster``) are named ``<kind>.<group>/<name>``, except workloads' (docs/api.md)."""
     counts = Counter(target.name for _, target in judged)
+    if len(counts) == len(judged):
+        return [target for _, target in judged]  # no collision: the usual case
     out = []
     for obj, target in judged:
         group = get_str(obj, "apiVersion").rpartition("/")[0]
@@ -170,7 +172,7 @@ def desired_status(
         "pid": pid,
         "startTime": micro_time(start_time),
         "observedGeneration": generation,
-        "targets": [_with_grace(t.to_dict(), verdict) for t in targets],
+        "targets": [_with_grace(t.as_dict(), verdict) for t in targets],
         "done": verdict.done,
         "error": verdict.error,
         "summary": verdict.summary,
@@ -240,14 +242,19 @@ def is_done(status: Obj | None) -> bool:
 
 def _with_grace(target: Obj, verdict: Verdict) -> Obj:
     """Put the exit logic's view on a failing target: its tolerance (``state.grace``)
-    and, when it fails the run, why (``state.failure``)."""
+    and, when it fails the run, why (``state.failure``).
+
+    ``target`` is shared (``Target.as_dict``): a target with either gets a copy."""
     grace = verdict.grace.get(target["name"])
-    if grace is not None:
-        target["state"]["grace"] = dict(grace)
     failure = verdict.failures.get(target["name"])
+    if grace is None and failure is None:
+        return target
+    state = dict(target["state"])
+    if grace is not None:
+        state["grace"] = dict(grace)
     if failure is not None:
         stored: Obj = {"reason": failure["reason"], "message": str(failure["message"])}
         if failure.get("since") is not None:
             stored["since"] = micro_time(failure["since"])
-        target["state"]["failure"] = stored
-    return target
+        state["failure"] = stored
+    return {**target, "state": state}

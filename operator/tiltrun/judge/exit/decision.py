@@ -279,6 +279,12 @@ def _active(target: Target, ci: CISettings, now: datetime, timeouts: bool) -> As
 def settings_for(target: Target, ci: CISettings) -> CISettings:
     """``spec.ci`` with the target's own annotations applied on top."""
     policy = target.policy
+    if (
+        policy.grace_period is None
+        and policy.failures_allowed is None
+        and policy.readiness_timeout is None
+    ):
+        return ci  # no annotation of its own: most targets, on every decision
     return replace(
         ci,
         grace_period=ci.grace_period if policy.grace_period is None else policy.grace_period,
