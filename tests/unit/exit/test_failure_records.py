@@ -83,3 +83,21 @@ def test_the_status_stores_the_record_on_the_target() -> None:
     assert desired.status["error"] == f"deployment/web: {state['failure']['message']}"
     assert state["failure"]["since"] == state["terminated"]["finishTime"]
     assert state["terminated"]["evidence"]["reason"] == "CrashLoopBackOff"
+
+
+def test_a_record_is_written_on_a_copy_the_judged_target_keeps_its_own_dict() -> None:
+    """The engine composes a run again from the same Target objects: the failure record
+    of one composition must not stay behind in what the next one starts from."""
+    from tests.unit.judge.conftest import load_scenario
+    from tiltrun.judge.status import judge_all
+
+    scenario = load_scenario("deployment-crashloopbackoff")
+    scenario.workload["metadata"]["labels"]["tilt.dev/run"] = "demo"
+    (judged,) = judge_all([(scenario.workload, scenario.related)])
+    for _ in range(2):
+        failing = desired_status(
+            _run({}), [], start_time=at(0), now=at(0), pid=1, targets=(judged,)
+        )
+        assert "failure" in failing.status["targets"][0]["state"]
+        assert "failure" not in judged.as_dict()["state"]
+        assert judged.as_dict() == judged.to_dict()
