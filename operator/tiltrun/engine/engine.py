@@ -60,6 +60,7 @@ from tiltrun.judge.status import (
     is_done,
     judge_all,
     read_run,
+    words_only,
 )
 from tiltrun.judge.target import judge
 
@@ -419,10 +420,25 @@ class Engine:
         candidates = list(self.store.candidates(key))
         view = self._read_run(key, run)
         targets = judge_all(candidates, self._judge, view.checks)
-        if not forced and self._last_targets.get(key) == targets:
+        last = self._last_targets.get(key)
+        if not forced and last == targets:
             # No target's judgement moved, and neither did the spec or the clock's next
             # deadline: the status would come out the same. Most pod updates end here.
             return
+        if not forced and last is not None and key in self._settled and words_only(last, targets):
+            # Only words moved (a reason, an evidence): the verdict, its deadline and the
+            # phases are those of the last recompute. Unless the wording is due to be
+            # written now, it waits without a decision: the deferred recompute decides.
+            now_loop = loop.time()
+            since = self._reworded.setdefault(key, now_loop)
+            due = max(
+                self._last_write.get(key, -math.inf) + self._reason_interval,
+                since + self._reason_hold,
+            )
+            if now_loop < due:
+                self._defer(key, due - now_loop)
+                self._last_targets[key] = targets
+                return
         now = self._clock()
         stored = self._stored.get(key, {})
         desired = desired_status(

@@ -87,6 +87,42 @@ def _unique_names(judged: list[tuple[Obj, Target]]) -> list[Target]:
     return out
 
 
+def decided_by(target: Target) -> tuple[object, ...]:
+    """Everything of ``target`` the exit decision reads, without its words.
+
+    Two lists of targets with the same of these get the same verdict at any instant,
+    except in its words (summary, error, a failure's message): the same done, outcome,
+    counts, failing and retrying names, conditions and ``wake_at`` (``decide`` reads a
+    target's phase, its times and whether it has an error, never a reason, an evidence
+    or an error's text). The engine uses it to know that a change of words only needs
+    no new decision now (``words_only``).
+    """
+    state = target.state
+    active, terminated = state.active, state.terminated
+    return (
+        target.name,
+        target.type,
+        target.resources,
+        target.policy,
+        target.crash_restarts,
+        state.disabled,
+        state.waiting is not None,  # since when it waits is words: a timeout quotes it
+        (active.start_time, active.ready, active.ready_since) if active else None,
+        (
+            (terminated.start_time, terminated.finish_time, bool(terminated.error))
+            if terminated
+            else None
+        ),
+    )
+
+
+def words_only(before: Sequence[Target], after: Sequence[Target]) -> bool:
+    """True when ``after`` differs from ``before`` at most in words (``decided_by``)."""
+    return len(before) == len(after) and all(
+        decided_by(a) == decided_by(b) for a, b in zip(before, after, strict=True)
+    )
+
+
 @dataclass(frozen=True)
 class RunView:
     """What the status is composed from in a TiltRun itself: the same for a whole

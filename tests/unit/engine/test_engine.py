@@ -21,7 +21,7 @@ from typing import Any
 import looptime
 import yaml
 
-from tiltrun.engine.engine import Engine
+from tiltrun.engine.engine import REASON_INTERVAL, Engine
 from tiltrun.engine.writer import Gone
 
 OBJECTS = Path(__file__).parents[2] / "fixtures" / "objects"
@@ -455,6 +455,7 @@ def test_ready_once_listed_and_every_run_has_its_status() -> None:
 
 
 def test_an_update_that_changes_no_judgement_is_not_recomputed() -> None:
+    """Nor decided again when it changes only words: that decision waits for the hold."""
     reconciles: list[str] = []
 
     async def body(engine: Engine, writer: RecordingWriter) -> None:
@@ -467,8 +468,15 @@ def test_an_update_that_changes_no_judgement_is_not_recomputed() -> None:
         engine.observe("Pod", "MODIFIED", noted)  # a new version, the same judgement
         await engine.idle()
         assert len(reconciles) == 1
-        engine.observe("Pod", "MODIFIED", _pod("PodInitializing", "3"))
+        engine.observe("Pod", "MODIFIED", _pod("PodInitializing", "3"))  # words only
         await engine.idle()
-        assert len(reconciles) == 2
+        assert len(reconciles) == 1
+        await advance(REASON_INTERVAL)  # the wording waits for the interval after a write
+        await engine.idle()
+        assert len(reconciles) == 2  # decided once the words held
+        assert [_reason(p) for p in writer.patches][-1] != _reason(writer.patches[0])
+        engine.observe("Pod", "MODIFIED", _pod("x", "4", running=True))  # a phase
+        await engine.idle()
+        assert len(reconciles) == 3
 
     drive(body, on_reconcile=lambda key, seconds, outcome: reconciles.append(str(outcome)))

@@ -21,6 +21,7 @@ from tiltrun.api.model import (
 )
 from tiltrun.judge.conditions import conditions
 from tiltrun.judge.exit import Outcome, Verdict, decide
+from tiltrun.judge.status import words_only
 
 ZONES = st.sampled_from([UTC, timezone(timedelta(hours=2)), timezone(timedelta(hours=-7))])
 #: Every instant in a test falls in a window of a few days, so "much later" is representable.
@@ -209,3 +210,78 @@ def test_conditions_are_kstatus_consistent(
     later = now + timedelta(hours=1)
     again = conditions(verdict, spec.exit_condition, generation=1, previous=result, now=later)
     assert again == result
+
+
+def _reworded(target: Target, rng: Random) -> Target:
+    """``target`` with other words: reasons, an error's text (not whether there is one),
+    and since when a waiting target waits."""
+    state = target.state
+    if state.waiting is not None:
+        waiting = Waiting(
+            state.waiting.trigger_time - timedelta(seconds=rng.randint(0, 99)),
+            rng.choice(["", "ErrImagePull", "Pending\nnow"]),
+        )
+        state = TargetState(waiting=waiting)
+    elif state.active is not None:
+        active = state.active
+        state = TargetState(
+            active=Active(
+                active.start_time, active.ready, rng.choice(["", "0/1 ready"]), active.ready_since
+            )
+        )
+    elif state.terminated is not None:
+        done = state.terminated
+        error = rng.choice(["exit code 2", "OOMKilled"]) if done.error else ""
+        state = TargetState(terminated=Terminated(done.start_time, done.finish_time, error))
+    return Target(target.name, target.type, target.resources, state, target.policy)
+
+
+def _phase_of(verdict: Verdict) -> tuple[object, ...]:
+    return (
+        verdict.done,
+        verdict.outcome,
+        verdict.reason,
+        verdict.satisfied,
+        verdict.total,
+        verdict.failing,
+        verdict.retrying,
+        verdict.wake_at,
+        verdict.optional_failing,
+        {name: grace.get("status") for name, grace in verdict.grace.items()},
+        set(verdict.failures),
+    )
+
+
+@settings(max_examples=300)
+@given(specs(), targets(), WINDOW, WINDOW, st.integers(0, 2**32))
+def test_targets_that_differ_in_words_only_get_the_same_verdict_but_for_its_words(
+    spec: RunSpec, world: list[Target], start: datetime, now: datetime, seed: int
+) -> None:
+    """What lets the engine leave a change of words undecided until it is written."""
+    rng = Random(seed)
+    other = [_reworded(t, rng) for t in world]
+    assert words_only(world, other)
+    before = decide(spec, world, start_time=start, now=now)
+    after = decide(spec, other, start_time=start, now=now)
+    assert _phase_of(before) == _phase_of(after)
+
+
+@given(targets(), st.integers(0, 2**32))
+def test_a_change_of_phase_is_never_words_only(world: list[Target], seed: int) -> None:
+    rng = Random(seed)
+    for i, target in enumerate(world):
+        moved = TargetState(
+            active=Active(
+                at_random(rng), ready=not bool(target.state.active and target.state.active.ready)
+            )
+        )
+        changed = [
+            *world[:i],
+            Target(target.name, target.type, target.resources, moved),
+            *world[i + 1 :],
+        ]
+        assert not words_only(world, changed)
+
+
+def at_random(rng: Random) -> datetime:
+    return datetime(2024, 1, 2, tzinfo=UTC) + timedelta(seconds=rng.randint(0, 9999))
