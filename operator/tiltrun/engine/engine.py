@@ -16,7 +16,9 @@ What is written when:
   the summary) is written once it has held for ``REASON_HOLD`` with no phase change to
   carry it, and at most once per ``REASON_INTERVAL`` per run, with whatever the status
   is by then: a reason that lasts a moment (a pod's first seconds) costs no write of
-  its own (docs/api.md states the bounds);
+  its own (docs/api.md states the bounds), nor even a decision: targets that changed
+  in words only (``words_only``) cannot change the verdict or its deadline, so the
+  run is decided again only when the wording is due;
 - a status equal to the stored one is never written.
 
 Nothing is judged until every informer has listed its kind once (``expect`` /

@@ -107,14 +107,11 @@ def find_fatal_signal(pod: Obj, *, job: bool) -> FatalSignal | None:
     non-zero is restarted by the kubelet and becomes fatal as ``CrashLoopBackOff``.
     """
     for status in _container_statuses(pod):
-        who = f"pod {name_of(pod)} {_container_label(pod, status)}"
-        count = get_int(status, "restartCount")
-        restarts = plural(count, "restart")
         waiting = get_map(status, "state", "waiting")
         reason = get_str(waiting, "reason")
         last = get_map(status, "lastState", "terminated")
-        where = Evidence(pod=name_of(pod), container=get_str(status, "name"), restarts=count)
         if reason in FATAL_WAITING_REASONS:
+            who, restarts, where = _who(pod, status)
             message = get_str(waiting, "message").strip()
             parts = [f"{reason} ({message})" if message else reason]
             if last:
@@ -135,18 +132,28 @@ def find_fatal_signal(pod: Obj, *, job: bool) -> FatalSignal | None:
             continue
         terminated = get_map(status, "state", "terminated")
         if terminated and get_int(terminated, "exitCode") != 0:
+            who, restarts, where = _who(pod, status)
             when = get_time(terminated, "finishedAt") or _last_transition(pod)
             facts = _exit_facts(where, terminated, when)
             return FatalSignal(
                 f"{who}: terminated with {_exit_text(terminated)}, {restarts}", when, facts
             )
         if last and get_int(last, "exitCode") != 0:
+            who, restarts, where = _who(pod, status)
             when = get_time(last, "finishedAt") or _last_transition(pod)
             facts = _exit_facts(where, last, when)
             return FatalSignal(
                 f"{who}: restarted after {_exit_text(last)}, {restarts}", when, facts
             )
     return None
+
+
+def _who(pod: Obj, status: Obj) -> tuple[str, str, Evidence]:
+    """How a fatal signal names its container, its restarts, and the evidence's fields
+    (made only for a container that shows one: most never do)."""
+    count = get_int(status, "restartCount")
+    where = Evidence(pod=name_of(pod), container=get_str(status, "name"), restarts=count)
+    return f"pod {name_of(pod)} {_container_label(pod, status)}", plural(count, "restart"), where
 
 
 def _exit_facts(where: Evidence, terminated: Obj, when: datetime | None) -> Evidence:

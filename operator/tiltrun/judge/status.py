@@ -74,9 +74,9 @@ def judge_all(
 def _unique_names(judged: list[tuple[Obj, Target]]) -> list[Target]:
     """Targets whose ``<kind>/<name>`` collides (Cluster API's and CloudNativePG's
     ``Cluster``) are named ``<kind>.<group>/<name>``, except workloads' (docs/api.md)."""
-    counts = Counter(target.name for _, target in judged)
-    if len(counts) == len(judged):
+    if len({target.name for _, target in judged}) == len(judged):
         return [target for _, target in judged]  # no collision: the usual case
+    counts = Counter(target.name for _, target in judged)
     out = []
     for obj, target in judged:
         group = get_str(obj, "apiVersion").rpartition("/")[0]
