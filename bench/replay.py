@@ -95,6 +95,11 @@ class EchoWriter:
         self.events += 1
 
 
+def _is_listed(line: Line) -> bool:
+    """An item of the watcher's initial list (written as an event of type ``LISTED``)."""
+    return line.raw[:40].replace(b" ", b"").startswith(b'{"type":"LISTED"')
+
+
 def _runs_to_feed(lines: list[Line]) -> Iterator[tuple[Line, str, Obj]]:
     """The TiltRun events a replay feeds: creations, deletions and new generations."""
     generation: dict[str, int] = {}
@@ -138,15 +143,15 @@ async def replay(
     writer = EchoWriter(None, latency)
     engine = Engine(writer, clock=clock)
     writer.engine = engine
-    projects = {kind.kind: resource(kind).project for kind in BUILTIN.watched}
-    versions = {kind.kind: kind.api_version for kind in BUILTIN.watched}
+    resources = {kind.kind: resource(kind) for kind in BUILTIN.watched}
     runs = {id(line): (kind, obj) for line, kind, obj in _runs_to_feed(lines)}
-    listed: dict[str, list[Obj]] = {kind: [] for kind in [*projects, RUN_KIND]}
-    live = [line for line in lines if b'"type":"LISTED"' not in line.raw[:20]]
+    listed: dict[str, list[Obj]] = {kind: [] for kind in [*resources, RUN_KIND]}
+    live = [line for line in lines if not _is_listed(line)]
     for line in lines:
-        if b'"type":"LISTED"' in line.raw[:20] and line.kind in listed:
+        if _is_listed(line) and line.kind in listed:
             obj = _loads(line.raw)["object"]
-            listed[line.kind].append(obj if line.kind == RUN_KIND else projects[line.kind](obj))
+            held = resources.get(line.kind)
+            listed[line.kind].append(held.project(obj) if held else obj)
     for kind in listed:
         engine.expect(kind)
     task = asyncio.create_task(engine.run())
@@ -172,12 +177,12 @@ async def replay(
                 kind, obj = runs[id(line)]
                 engine.observe_run(kind, obj)
             continue
-        project = projects.get(line.kind)
-        if project is None:
+        held = resources.get(line.kind)
+        if held is None:
             continue
         event = _loads(line.raw)
-        obj = project(event["object"])
-        obj["kind"], obj["apiVersion"] = line.kind, versions[line.kind]
+        obj = held.project(event["object"])
+        obj["kind"], obj["apiVersion"] = held.kind, held.api_version
         engine.observe(line.kind, str(event["type"]), obj)
         if "begin" in cpu:
             fed[line.kind] += 1

@@ -427,20 +427,18 @@ class Engine:
             # No target's judgement moved, and neither did the spec or the clock's next
             # deadline: the status would come out the same. Most pod updates end here.
             return
-        if not forced and last is not None and key in self._settled and words_only(last, targets):
+        if (
+            not forced
+            and last is not None
+            and key in self._settled
+            and words_only(last, targets)
+            and self._hold_wording(key)
+        ):
             # Only words moved (a reason, an evidence): the verdict, its deadline and the
-            # phases are those of the last recompute. Unless the wording is due to be
-            # written now, it waits without a decision: the deferred recompute decides.
-            now_loop = loop.time()
-            since = self._reworded.setdefault(key, now_loop)
-            due = max(
-                self._last_write.get(key, -math.inf) + self._reason_interval,
-                since + self._reason_hold,
-            )
-            if now_loop < due:
-                self._defer(key, due - now_loop)
-                self._last_targets[key] = targets
-                return
+            # phases are those of the last recompute, and the wording is not due yet: it
+            # waits without a decision; the deferred recompute decides.
+            self._last_targets[key] = targets
+            return
         now = self._clock()
         stored = self._stored.get(key, {})
         desired = desired_status(
@@ -465,17 +463,10 @@ class Engine:
             self._last_targets[key] = targets
             self._settled.add(key)
             return
-        if not phase_changed(stored, wanted):
-            since = self._reworded.setdefault(key, loop.time())
-            due = max(
-                self._last_write.get(key, -math.inf) + self._reason_interval,
-                since + self._reason_hold,
-            )
-            if loop.time() < due:
-                self._defer(key, due - loop.time())
-                self._last_targets[key] = targets
-                self._settled.add(key)
-                return
+        if not phase_changed(stored, wanted) and self._hold_wording(key):
+            self._last_targets[key] = targets
+            self._settled.add(key)
+            return
         began = loop.time()
         try:
             await self._writer.patch_status(key[0], key[1], desired.status)
@@ -553,6 +544,23 @@ class Engine:
         self._patch_failures[key] = failures + 1
         delay = min(RETRY_SECONDS * 2**failures, RETRY_MAX_SECONDS)
         asyncio.get_running_loop().call_later(delay, partial(self.mark, [key], force=True))
+
+    def _hold_wording(self, key: RunKey) -> bool:
+        """True when a change of wording only may not be written yet; it is then deferred.
+
+        Due once it has held ``reason_hold`` (counted from the first recompute that saw
+        it) and ``reason_interval`` has passed since the run's last write.
+        """
+        now = asyncio.get_running_loop().time()
+        since = self._reworded.setdefault(key, now)
+        due = max(
+            self._last_write.get(key, -math.inf) + self._reason_interval,
+            since + self._reason_hold,
+        )
+        if now >= due:
+            return False
+        self._defer(key, due - now)
+        return True
 
     def _defer(self, key: RunKey, delay: float) -> None:
         """Recompute ``key`` when its wording may be written again (once, not per event)."""

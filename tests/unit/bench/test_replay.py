@@ -10,7 +10,7 @@ from typing import Any
 
 import yaml
 
-from bench.replay import Line, read_record, replay
+from bench.replay import Line, _is_listed, read_record, replay
 
 OBJECTS = Path(__file__).parents[2] / "fixtures" / "objects"
 EVERYTHING = {"matchExpressions": [{"key": "no-such-label", "operator": "DoesNotExist"}]}
@@ -46,6 +46,8 @@ def test_a_recorded_job_finishing_gets_the_run_done_through_the_engines_own_echo
     lines = read_record(_record(tmp_path))
     assert [line.kind for line in lines][:2] == ["TiltRun", "TiltRun"]
     assert all(isinstance(line, Line) for line in lines)
+    # Written as the watcher writes its list (json.dumps): fed as the engine's first list.
+    assert [_is_listed(line) for line in lines][:2] == [True, False]
 
     result = asyncio.run(replay(lines, speed=100.0, latency=0.0, window=None, epoch=None))
 
